@@ -1,0 +1,76 @@
+// swift-tools-version:6.0
+// Keel: an etcd-v3-compatible, Raft-replicated, MVCC key-value server.
+// One module per box of ARCHITECTURE.md; C libraries come from Debian through pkg-config.
+import PackageDescription
+
+let package = Package(
+    name: "Keel",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "keel", targets: ["keel"]),
+        .executable(name: "raft-bench", targets: ["RaftBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+    ],
+    targets: [
+        // C libraries (Debian -dev packages).
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+
+        // protoc-c output for Protos/ (committed; regenerate with scripts/gen-protos.sh).
+        .target(name: "EtcdProto", dependencies: ["CProtobufC"]),
+
+        // Consensus: a pure state machine, standard library only.
+        .target(name: "Raft"),
+        // Write-ahead log and snapshot files.
+        .target(name: "WAL"),
+        // LMDB backend: buckets, batched transactions, quota.
+        .target(name: "Backend", dependencies: ["CLMDB"]),
+        // Multi-version store: revisions, key index, range/txn/compaction semantics.
+        .target(name: "MVCC", dependencies: ["Backend"]),
+        // etcd's flags and ETCD_* variables.
+        .target(name: "KeelConfig"),
+        // Sockets (SwiftNIO) + HTTP/2 framing (nghttp2) + HTTP/1.1 on one port.
+        .target(name: "Transport", dependencies: [
+            "CNGHTTP2",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // gRPC on top of Transport: framing, status, routing, client.
+        .target(name: "RPC", dependencies: [
+            "Transport", "CNGHTTP2",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        // The etcd server: services, validation, the write path, apply.
+        .target(name: "EtcdServer", dependencies: [
+            "RPC", "Transport", "EtcdProto", "CProtobufC", "MVCC", "Backend", "WAL", "Raft", "KeelConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Atomics", package: "swift-atomics"),
+        ]),
+        .executableTarget(name: "keel", dependencies: [
+            "EtcdServer", "KeelConfig",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "RaftBench", dependencies: ["Raft"]),
+
+        .testTarget(name: "RaftTests", dependencies: ["Raft"]),
+        .testTarget(name: "WALTests", dependencies: ["WAL"]),
+        .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Backend"]),
+        .testTarget(name: "KeelConfigTests", dependencies: ["KeelConfig"]),
+        .testTarget(name: "RPCTests", dependencies: [
+            "RPC", "Transport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .testTarget(name: "InteropTests", dependencies: ["EtcdServer", "RPC", "EtcdProto", "KeelConfig"]),
+    ]
+)
