@@ -1,0 +1,136 @@
+import NIOCore
+import Transport
+
+/// How a method consumes its requests.
+public enum GRPCHandler: Sendable {
+    /// Exactly one request message; the handler answers through the call: one message (unary) or many
+    /// (server streaming), then `finish`.
+    case unary(@Sendable (ServerCall, ByteBuffer) -> Void)
+    /// A stream of request messages (client streaming, bidirectional): the handler installs an observer.
+    case streaming(@Sendable (ServerCall) -> Void)
+}
+
+/// Limits for every call.
+public struct GRPCServerLimits: Sendable {
+    /// Largest request message accepted by the transport (etcd: --max-request-bytes + 512 KiB of grpc slack).
+    public var maxReceiveMessageBytes: Int
+
+    public init(maxReceiveMessageBytes: Int = 1_572_864 + 512 * 1024) {
+        self.maxReceiveMessageBytes = maxReceiveMessageBytes
+    }
+}
+
+/// Routes `/package.Service/Method` to handlers; unknown paths get UNIMPLEMENTED as grpc-go words it.
+public struct GRPCServer: HTTP2StreamRouter {
+    private var methods: [String: GRPCHandler] = [:]
+    public var limits: GRPCServerLimits
+
+    public init(limits: GRPCServerLimits = GRPCServerLimits()) {
+        self.limits = limits
+    }
+
+    public mutating func register(_ path: String, _ handler: GRPCHandler) {
+        precondition(methods[path] == nil, "method registered twice: \(path)")
+        methods[path] = handler
+    }
+
+    public func delegate(for stream: HTTP2Stream, headers: HTTP2Headers) -> HTTP2StreamDelegate {
+        let path = headers.path ?? ""
+        let call = ServerCall(path: path, headers: headers, stream: stream)
+        let delegate = GRPCServerStream(call: call, handler: methods[path], maxMessageBytes: limits.maxReceiveMessageBytes)
+        if headers.method != "POST" {
+            call.finishOnLoop(GRPCStatus(.unimplemented, "grpc: method must be POST"))
+        } else if methods[path] == nil {
+            call.finishOnLoop(GRPCStatus(.unimplemented, unknownMethodMessage(path)))
+        } else if let timeout = headers["grpc-timeout"] {
+            if let amount = GRPCTimeout.parse(timeout) {
+                call.armDeadline(amount)
+            } else {
+                call.finishOnLoop(GRPCStatus(.internal, "transport: malformed grpc-timeout: \(timeout)"))
+            }
+        }
+        if !call.isFinished, case .streaming(let start) = methods[path] { start(call) }
+        return delegate
+    }
+
+    /// grpc-go: "unknown service X" when the service is unknown, "unknown method M for service X" otherwise.
+    func unknownMethodMessage(_ path: String) -> String {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard path.hasPrefix("/"), parts.count == 2 else { return "malformed method name: \"\(path)\"" }
+        let servicePrefix = "/\(parts[0])/"
+        if methods.keys.contains(where: { $0.hasPrefix(servicePrefix) }) {
+            return "unknown method \(parts[1]) for service \(parts[0])"
+        }
+        return "unknown service \(parts[0])"
+    }
+}
+
+/// The HTTP/2 side of one server call: deframes requests and hands them to the handler.
+final class GRPCServerStream: HTTP2StreamDelegate {
+    let call: ServerCall
+    let handler: GRPCHandler?
+    private var deframer: MessageDeframer
+    private var unaryRequest: ByteBuffer?
+    private var unaryCount = 0
+
+    init(call: ServerCall, handler: GRPCHandler?, maxMessageBytes: Int) {
+        self.call = call
+        self.handler = handler
+        self.deframer = MessageDeframer(maxMessageBytes: maxMessageBytes)
+        call.stream.context = call
+    }
+
+    func stream(_ stream: HTTP2Stream, receivedHeaders headers: HTTP2Headers, endStream: Bool) {
+        if endStream { end() }  // request trailers
+    }
+
+    func stream(_ stream: HTTP2Stream, receivedData data: UnsafeRawBufferPointer, endStream: Bool) {
+        guard !call.isFinished, !call.isCancelled else { return }
+        deframer.append(data)
+        do {
+            while let message = try deframer.next() {
+                switch handler {
+                case .unary:
+                    unaryCount += 1
+                    if unaryCount == 1 { unaryRequest = message }
+                case .streaming:
+                    call.observer?.call(call, received: message)
+                case nil:
+                    return
+                }
+                if call.isFinished || call.isCancelled { return }
+            }
+        } catch {
+            call.finishOnLoop(error)
+            return
+        }
+        if endStream { end() }
+    }
+
+    private func end() {
+        guard !call.isFinished, !call.isCancelled else { return }
+        if deframer.hasPartialMessage {
+            call.finishOnLoop(GRPCStatus(.internal, "grpc: client sent a truncated message"))
+            return
+        }
+        switch handler {
+        case .unary(let body):
+            guard unaryCount == 1, let request = unaryRequest else {
+                call.finishOnLoop(GRPCStatus(unaryCount == 0 ? .internal : .unimplemented,
+                    unaryCount == 0 ? "grpc: client sent no request message" : "grpc: client streaming on a unary method"))
+                return
+            }
+            unaryRequest = nil
+            body(call, request)
+        case .streaming:
+            call.observer?.callReceivedEnd(call)
+        case nil:
+            break
+        }
+    }
+
+    func streamClosed(_ stream: HTTP2Stream, errorCode: UInt32) {
+        if !call.isFinished || errorCode != 0 { call.cancel() }
+        stream.context = nil
+    }
+}

@@ -1,0 +1,147 @@
+import CNGHTTP2
+import NIOCore
+import Transport
+
+/// Receives the request messages of a client-streaming or bidirectional call, on the call's event loop.
+public protocol GRPCRequestObserver: AnyObject {
+    func call(_ call: ServerCall, received message: ByteBuffer)
+    /// The client half-closed: no more messages.
+    func callReceivedEnd(_ call: ServerCall)
+    /// The call ended without `finish` from us: client reset, connection lost, or deadline passed.
+    func callCancelled(_ call: ServerCall)
+}
+
+/// One gRPC call on the server. Confined to its stream's event loop; the public sending methods may be called
+/// from any thread and hop there (hence `@unchecked Sendable`).
+public final class ServerCall: @unchecked Sendable {
+    public let path: String
+    public let headers: HTTP2Headers
+    public let eventLoop: EventLoop
+    let stream: HTTP2Stream
+    private var headersSent = false
+    public private(set) var isFinished = false
+    public private(set) var isCancelled = false
+    var observer: GRPCRequestObserver?
+    private var deadlineTask: Scheduled<Void>?
+    private var cancelHandlers: [@Sendable () -> Void] = []
+
+    init(path: String, headers: HTTP2Headers, stream: HTTP2Stream) {
+        self.path = path
+        self.headers = headers
+        self.stream = stream
+        self.eventLoop = stream.eventLoop
+    }
+
+    static let responseHeaders = HTTP2Headers([(":status", "200"), ("content-type", "application/grpc")])
+
+    /// Sends one message whose encoding `encode` writes into `size` bytes. The encoding happens on the calling
+    /// thread, straight into the outgoing buffer.
+    public func send(size: Int, encode: (UnsafeMutableRawBufferPointer) -> Void) {
+        var buffer = ByteBufferAllocator().buffer(capacity: 5 + size)
+        writeMessagePrefix(length: size, into: &buffer)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
+            encode(UnsafeMutableRawBufferPointer(rebasing: raw.prefix(size)))
+            return size
+        }
+        send(framed: buffer, finishWith: nil)
+    }
+
+    /// Sends an already-encoded message.
+    public func send(_ message: ByteBuffer) {
+        var buffer = ByteBufferAllocator().buffer(capacity: 5 + message.readableBytes)
+        writeMessagePrefix(length: message.readableBytes, into: &buffer)
+        var message = message
+        buffer.writeBuffer(&message)
+        send(framed: buffer, finishWith: nil)
+    }
+
+    /// A unary answer in one hop: the message, then OK.
+    public func respond(size: Int, encode: (UnsafeMutableRawBufferPointer) -> Void) {
+        var buffer = ByteBufferAllocator().buffer(capacity: 5 + size)
+        writeMessagePrefix(length: size, into: &buffer)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
+            encode(UnsafeMutableRawBufferPointer(rebasing: raw.prefix(size)))
+            return size
+        }
+        send(framed: buffer, finishWith: .ok)
+    }
+
+    /// Ends the call with `status` (trailers; trailers-only if nothing was sent).
+    public func finish(_ status: GRPCStatus) {
+        if eventLoop.inEventLoop { finishOnLoop(status) } else { eventLoop.execute { self.finishOnLoop(status) } }
+    }
+
+    private func send(framed: ByteBuffer, finishWith status: GRPCStatus?) {
+        if eventLoop.inEventLoop {
+            sendOnLoop(framed, finishWith: status)
+        } else {
+            eventLoop.execute { self.sendOnLoop(framed, finishWith: status) }
+        }
+    }
+
+    private func sendOnLoop(_ framed: ByteBuffer, finishWith status: GRPCStatus?) {
+        guard !isFinished, !isCancelled else { return }
+        if !headersSent {
+            headersSent = true
+            stream.sendResponseHeaders(Self.responseHeaders)
+        }
+        stream.write(framed)
+        if let status { finishOnLoop(status) }
+    }
+
+    func finishOnLoop(_ status: GRPCStatus) {
+        guard !isFinished, !isCancelled else { return }
+        isFinished = true
+        deadlineTask?.cancel()
+        deadlineTask = nil
+        var trailers = HTTP2Headers([("grpc-status", String(status.code.rawValue))])
+        if !status.message.isEmpty { trailers.append("grpc-message", PercentEncoding.encode(status.message)) }
+        if headersSent {
+            stream.finish(trailers: trailers)
+        } else {
+            headersSent = true
+            var only = Self.responseHeaders
+            only.fields.append(contentsOf: trailers.fields)
+            stream.sendResponseHeaders(only, endStream: true)
+        }
+        observer = nil
+        cancelHandlers = []
+    }
+
+    /// Registers `observer` for request messages (streaming calls).
+    public func setObserver(_ observer: GRPCRequestObserver) {
+        self.observer = observer
+    }
+
+    /// Runs `body` on the event loop if the call is cancelled before we finish it (at once if it already was).
+    public func onCancel(_ body: @escaping @Sendable () -> Void) {
+        let register: @Sendable () -> Void = {
+            if self.isCancelled { body() } else if !self.isFinished { self.cancelHandlers.append(body) }
+        }
+        if eventLoop.inEventLoop { register() } else { eventLoop.execute(register) }
+    }
+
+    func armDeadline(_ timeout: TimeAmount) {
+        deadlineTask = eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) {
+            guard !self.isFinished else { return }
+            self.finishOnLoop(GRPCStatus(.deadlineExceeded, "context deadline exceeded"))
+            self.cancel()
+        }
+    }
+
+    func cancel() {
+        guard !isCancelled else { return }
+        let wasFinished = isFinished
+        isCancelled = true
+        deadlineTask?.cancel()
+        deadlineTask = nil
+        if let observer {
+            self.observer = nil
+            observer.callCancelled(self)
+        }
+        let handlers = cancelHandlers
+        cancelHandlers = []
+        for handler in handlers { handler() }
+        if !wasFinished { stream.reset(errorCode: NGHTTP2_CANCEL.rawValue) }
+    }
+}

@@ -1,0 +1,79 @@
+import NIOCore
+import NIOHTTP1
+
+/// HTTP/1.1 behind NIOHTTP1's codec: collects a bounded body, asks the responder, writes the answer.
+final class HTTP1Handler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let responder: HTTPResponder
+    private let maxBodyBytes: Int
+    private var head: HTTPRequestHead?
+    private var body = ByteBuffer()
+    private var rejected = false
+    private var quiescing = false
+    private var inFlight = false
+
+    init(responder: HTTPResponder, maxBodyBytes: Int) {
+        self.responder = responder
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            head = h
+            body.clear()
+            rejected = false
+        case .body(var chunk):
+            guard !rejected else { return }
+            if body.readableBytes + chunk.readableBytes > maxBodyBytes {
+                rejected = true
+                body = ByteBuffer()
+            } else {
+                body.writeBuffer(&chunk)
+            }
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let keepAlive = head.isKeepAlive && !quiescing
+            if rejected {
+                write(HTTPRejection.tooLarge(), version: head.version, keepAlive: false, context: context)
+                return
+            }
+            let request = HTTPRequest(method: head.method.rawValue, uri: head.uri,
+                                      headers: head.headers.map { ($0.name.lowercased(), $0.value) }, body: body)
+            body = ByteBuffer()
+            inFlight = true
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            responder.respond(to: request, on: context.eventLoop).whenComplete { result in
+                let (handler, context) = loopBound.value
+                handler.inFlight = false
+                let response = (try? result.get()) ?? .json(500, #"{"error":"internal error","code":13}"#)
+                handler.write(response, version: head.version, keepAlive: keepAlive && !handler.quiescing, context: context)
+            }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            quiescing = true
+            if !inFlight && head == nil { context.close(promise: nil) }
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    private func write(_ response: HTTPResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders(response.headers.map { ($0.name, $0.value) })
+        headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
+        if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+        let status = HTTPResponseStatus(statusCode: response.status)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+        if response.body.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
+        }
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive { done.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
+    }
+}

@@ -1,0 +1,346 @@
+import CNGHTTP2
+import NIOCore
+
+/// Where a connection's output goes: the channel handler that owns it.
+protocol HTTP2ConnectionOutput: AnyObject {
+    /// Something was queued outside the read path; flush it soon.
+    func connectionWantsFlush()
+}
+
+/// One nghttp2 session (server or client) and its streams. nghttp2 does framing, HPACK and flow control; this
+/// type feeds it bytes (`receive`), drains its output (`produceOutput`) and maps its callbacks to streams.
+/// Confined to one event loop (hence `@unchecked Sendable`); nghttp2 is never entered re-entrantly.
+public final class HTTP2Connection: @unchecked Sendable {
+    public enum Role: Sendable { case server, client }
+
+    public let role: Role
+    public let eventLoop: EventLoop
+    let limits: HTTP2Limits
+    let router: HTTP2StreamRouter?
+    weak var output: HTTP2ConnectionOutput?
+
+    private var session: OpaquePointer?
+    var streams: [Int32: HTTP2Stream] = [:]
+    /// Header blocks being received, per stream, and their byte sizes (for the header-list limit).
+    private var pendingHeaders: [Int32: (headers: HTTP2Headers, size: Int)] = [:]
+    /// True while inside nghttp2 (mem_recv / mem_send): nghttp2 must not be entered again.
+    private(set) var inSession = false
+    /// GOAWAY sent: no new streams; close once the last one ends.
+    public private(set) var isDraining = false
+    /// The peer sent GOAWAY (client side: don't start new requests).
+    public private(set) var receivedGoAway = false
+    private(set) var isTornDown = false
+
+    init(role: Role, eventLoop: EventLoop, limits: HTTP2Limits, router: HTTP2StreamRouter?) {
+        self.role = role
+        self.eventLoop = eventLoop
+        self.limits = limits
+        self.router = router
+        var callbacks: OpaquePointer?
+        precondition(nghttp2_session_callbacks_new(&callbacks) == 0, "nghttp2: out of memory")
+        defer { nghttp2_session_callbacks_del(callbacks) }
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, onBeginHeaders)
+        nghttp2_session_callbacks_set_on_header_callback(callbacks, onHeader)
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, onFrameReceived)
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunk)
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        let rc: Int32
+        switch role {
+        case .server: rc = nghttp2_session_server_new(&session, callbacks, me)
+        case .client: rc = nghttp2_session_client_new(&session, callbacks, me)
+        }
+        precondition(rc == 0 && session != nil, "nghttp2: cannot create session")
+        var settings = [
+            nghttp2_settings_entry(
+                settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
+                value: limits.maxConcurrentStreams),
+            nghttp2_settings_entry(
+                settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
+                value: limits.initialWindowSize),
+            nghttp2_settings_entry(
+                settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
+                value: UInt32(limits.maxHeaderListSize)),
+        ]
+        // The client preface (magic) is written by nghttp2 itself on the first mem_send.
+        _ = nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
+        _ = nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0, limits.connectionWindowSize)
+    }
+
+    deinit {
+        if let session { nghttp2_session_del(session) }
+    }
+
+    // MARK: Input
+
+    /// Feeds received bytes to nghttp2. Returns false on a fatal protocol error: the caller flushes (nghttp2
+    /// queued a GOAWAY) and closes.
+    func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let session, !isTornDown else { return false }
+        precondition(!inSession, "nghttp2 re-entered")
+        inSession = true
+        defer { inSession = false }
+        let n = nghttp2_session_mem_recv(session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
+        return n >= 0
+    }
+
+    // MARK: Output
+
+    /// Drains nghttp2's pending output into one buffer (bounded by `maxBytesPerFlush`); nil when idle.
+    /// Returns `fatal` when nghttp2 failed and the connection must close.
+    func produceOutput(allocator: ByteBufferAllocator) -> (ByteBuffer?, fatal: Bool) {
+        guard let session, !isTornDown else { return (nil, false) }
+        precondition(!inSession, "nghttp2 re-entered")
+        inSession = true
+        defer { inSession = false }
+        var buffer: ByteBuffer?
+        while true {
+            var chunk: UnsafePointer<UInt8>?
+            let n = nghttp2_session_mem_send(session, &chunk)
+            if n < 0 { return (buffer, true) }
+            if n == 0 { break }
+            if buffer == nil { buffer = allocator.buffer(capacity: max(n, 16 << 10)) }
+            buffer!.writeBytes(UnsafeRawBufferPointer(start: chunk, count: n))
+            if buffer!.readableBytes >= limits.maxBytesPerFlush { break }
+        }
+        return (buffer, false)
+    }
+
+    /// nghttp2 has nothing more to read or write: the connection can close (after GOAWAY, or a fatal error).
+    var isFinished: Bool {
+        guard let session else { return true }
+        return nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0
+    }
+
+    var hasPendingOutput: Bool {
+        guard let session else { return false }
+        return nghttp2_session_want_write(session) != 0
+    }
+
+    private func wantFlush() {
+        if !inSession { output?.connectionWantsFlush() }
+    }
+
+    // MARK: Stream operations (event loop only)
+
+    func submitResponse(_ stream: HTTP2Stream, headers: HTTP2Headers, endStream: Bool) {
+        guard let session, !stream.isClosed, !stream.providerSubmitted else { return }
+        let rc: Int32 = withNameValueArray(headers) { nva, count in
+            if endStream {
+                stream.outboundEnded = true
+                return nghttp2_submit_response(session, stream.id, nva, count, nil)
+            }
+            var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: readStreamData)
+            return nghttp2_submit_response(session, stream.id, nva, count, &provider)
+        }
+        if rc == 0 { stream.providerSubmitted = !endStream } else { reset(stream, errorCode: NGHTTP2_INTERNAL_ERROR.rawValue) }
+        wantFlush()
+    }
+
+    func enqueue(_ stream: HTTP2Stream, bytes: ByteBuffer) {
+        guard !stream.isClosed, !stream.outboundEnded else { return }
+        var bytes = bytes
+        stream.outbound.writeBuffer(&bytes)
+        resume(stream)
+    }
+
+    func resume(_ stream: HTTP2Stream) {
+        if stream.deferred, let session {
+            stream.deferred = false
+            _ = nghttp2_session_resume_data(session, stream.id)
+        }
+        wantFlush()
+    }
+
+    func finish(_ stream: HTTP2Stream, trailers: HTTP2Headers?) {
+        guard !stream.isClosed, !stream.outboundEnded else { return }
+        stream.outboundEnded = true
+        stream.trailers = trailers
+        resume(stream)
+    }
+
+    func reset(_ stream: HTTP2Stream, errorCode: UInt32) {
+        guard let session, !stream.isClosed else { return }
+        _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, errorCode)
+        wantFlush()
+    }
+
+    /// Client side: opens a stream. With `endStream` the request has no body; otherwise write/finish follow.
+    func startRequest(headers: HTTP2Headers, endStream: Bool, delegate: HTTP2StreamDelegate) -> HTTP2Stream? {
+        precondition(role == .client)
+        guard let session, !isTornDown, !receivedGoAway else { return nil }
+        let id: Int32 = withNameValueArray(headers) { nva, count in
+            if endStream { return nghttp2_submit_request(session, nil, nva, count, nil, nil) }
+            var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: readStreamData)
+            return nghttp2_submit_request(session, nil, nva, count, &provider, nil)
+        }
+        guard id > 0 else { return nil }
+        let stream = HTTP2Stream(id: id, connection: self)
+        stream.delegate = delegate
+        stream.providerSubmitted = !endStream
+        stream.outboundEnded = endStream
+        streams[id] = stream
+        wantFlush()
+        return stream
+    }
+
+    /// Graceful shutdown: GOAWAY with the last stream we processed; streams in flight finish.
+    func beginGracefulShutdown() {
+        guard let session, !isDraining, !isTornDown else { return }
+        isDraining = true
+        if role == .server {
+            _ = nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
+                                      nghttp2_session_get_last_proc_stream_id(session),
+                                      NGHTTP2_NO_ERROR.rawValue, nil, 0)
+        } else {
+            _ = nghttp2_session_terminate_session(session, NGHTTP2_NO_ERROR.rawValue)
+        }
+        wantFlush()
+    }
+
+    /// The channel is gone: every open stream learns it, then nghttp2 is released.
+    func tearDown() {
+        guard !isTornDown else { return }
+        isTornDown = true
+        let open = streams.values
+        streams.removeAll()
+        pendingHeaders.removeAll()
+        for stream in open {
+            stream.markClosed()
+            stream.delegate?.streamClosed(stream, errorCode: NGHTTP2_CANCEL.rawValue)
+            stream.delegate = nil
+        }
+        if let session { nghttp2_session_del(session) }
+        session = nil
+    }
+
+    // MARK: nghttp2 callbacks (called inside mem_recv / mem_send)
+
+    fileprivate func beginHeaders(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        let id = frame.pointee.hd.stream_id
+        if role == .server, frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST, streams[id] == nil {
+            streams[id] = HTTP2Stream(id: id, connection: self)
+        }
+        pendingHeaders[id] = (HTTP2Headers(), 0)
+        return 0
+    }
+
+    fileprivate func header(_ frame: UnsafePointer<nghttp2_frame>, name: String, value: String, size: Int) -> Int32 {
+        let id = frame.pointee.hd.stream_id
+        guard var pending = pendingHeaders[id] else { return 0 }
+        pending.size += size + 32
+        if pending.size > limits.maxHeaderListSize {
+            pendingHeaders[id] = nil
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue  // resets just this stream
+        }
+        pending.headers.append(name, value)
+        pendingHeaders[id] = pending
+        return 0
+    }
+
+    fileprivate func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        let type = UInt32(frame.pointee.hd.type)
+        let id = frame.pointee.hd.stream_id
+        let endStream = frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+        switch type {
+        case NGHTTP2_HEADERS.rawValue:
+            guard let stream = streams[id], let block = pendingHeaders.removeValue(forKey: id) else { return 0 }
+            if stream.delegate == nil {
+                guard let router else { return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue }
+                stream.delegate = router.delegate(for: stream, headers: block.headers)
+                if endStream {
+                    stream.delegate?.stream(stream, receivedData: UnsafeRawBufferPointer(start: nil, count: 0), endStream: true)
+                }
+            } else {
+                stream.delegate?.stream(stream, receivedHeaders: block.headers, endStream: endStream)
+            }
+        case NGHTTP2_DATA.rawValue:
+            if endStream, let stream = streams[id] {
+                stream.delegate?.stream(stream, receivedData: UnsafeRawBufferPointer(start: nil, count: 0), endStream: true)
+            }
+        case NGHTTP2_GOAWAY.rawValue:
+            receivedGoAway = true
+        default:
+            break
+        }
+        return 0
+    }
+
+    fileprivate func dataChunk(streamID: Int32, data: UnsafeRawBufferPointer) -> Int32 {
+        guard let stream = streams[streamID] else { return 0 }
+        stream.delegate?.stream(stream, receivedData: data, endStream: false)
+        return 0
+    }
+
+    fileprivate func streamClosed(streamID: Int32, errorCode: UInt32) -> Int32 {
+        pendingHeaders[streamID] = nil
+        guard let stream = streams.removeValue(forKey: streamID) else { return 0 }
+        stream.markClosed()
+        stream.delegate?.streamClosed(stream, errorCode: errorCode)
+        stream.delegate = nil
+        return 0
+    }
+
+    fileprivate func readData(streamID: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int,
+                              flags: UnsafeMutablePointer<UInt32>) -> Int {
+        guard let session, let stream = streams[streamID] else {
+            return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+        }
+        let n = min(length, stream.outbound.readableBytes)
+        if n > 0 {
+            stream.outbound.withUnsafeReadableBytes { source in
+                buffer.update(from: source.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)
+            }
+            stream.outbound.moveReaderIndex(forwardBy: n)
+        }
+        if stream.outbound.readableBytes == 0 {
+            stream.outbound.clear()
+            if stream.outboundEnded {
+                flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+                if let trailers = stream.trailers {
+                    flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
+                    let rc = withNameValueArray(trailers) { nva, count in
+                        nghttp2_submit_trailer(session, streamID, nva, count)
+                    }
+                    if rc != 0 { return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue) }
+                }
+            } else if n == 0 {
+                stream.deferred = true
+                return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+            }
+        }
+        return n
+    }
+}
+
+// C callbacks: capture-free, they find the connection through user_data.
+
+@inline(__always)
+private func connection(_ userData: UnsafeMutableRawPointer?) -> HTTP2Connection {
+    Unmanaged<HTTP2Connection>.fromOpaque(userData!).takeUnretainedValue()
+}
+
+private let onBeginHeaders: nghttp2_on_begin_headers_callback = { _, frame, userData in
+    connection(userData).beginHeaders(frame!)
+}
+
+private let onHeader: nghttp2_on_header_callback = { _, frame, name, nameLength, value, valueLength, _, userData in
+    connection(userData).header(frame!, name: makeString(name, nameLength), value: makeString(value, valueLength),
+                                size: nameLength + valueLength)
+}
+
+private let onFrameReceived: nghttp2_on_frame_recv_callback = { _, frame, userData in
+    connection(userData).frameReceived(frame!)
+}
+
+private let onDataChunk: nghttp2_on_data_chunk_recv_callback = { _, _, streamID, data, length, userData in
+    connection(userData).dataChunk(streamID: streamID, data: UnsafeRawBufferPointer(start: data, count: length))
+}
+
+private let onStreamClose: nghttp2_on_stream_close_callback = { _, streamID, errorCode, userData in
+    connection(userData).streamClosed(streamID: streamID, errorCode: errorCode)
+}
+
+private let readStreamData: nghttp2_data_source_read_callback = { _, streamID, buffer, length, flags, _, userData in
+    connection(userData).readData(streamID: streamID, into: buffer!, length: length, flags: flags!)
+}

@@ -1,0 +1,56 @@
+import NIOCore
+import NIOHTTP1
+
+/// First handler on every accepted connection: the HTTP/2 client preface means h2c with prior knowledge
+/// (gRPC, or the gateway over HTTP/2); anything else is HTTP/1.1. It then replaces itself with the right stack.
+final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    static let preface: [UInt8] = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+
+    private let configuration: TransportConfiguration
+    private var buffered: ByteBuffer?
+
+    init(configuration: TransportConfiguration) {
+        self.configuration = configuration
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        if buffered == nil {
+            buffered = incoming
+        } else {
+            buffered!.writeBuffer(&incoming)
+        }
+        let bytes = buffered!
+        let n = min(bytes.readableBytes, Self.preface.count)
+        let matches = bytes.withUnsafeReadableBytes { raw in
+            zip(raw.prefix(n), Self.preface.prefix(n)).allSatisfy { $0 == $1 }
+        }
+        if matches && n < Self.preface.count { return }  // need more bytes to decide
+        do {
+            if matches {
+                let connection = HTTP2Connection(role: .server, eventLoop: context.eventLoop,
+                                                 limits: configuration.http2, router: configuration.router)
+                try context.pipeline.syncOperations.addHandler(HTTP2ChannelHandler(connection: connection))
+            } else {
+                try context.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                try context.pipeline.syncOperations.addHandler(
+                    HTTP1Handler(responder: configuration.http, maxBodyBytes: configuration.maxHTTPBodyBytes))
+            }
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        buffered = nil
+        context.fireChannelRead(wrapInboundOut(bytes))
+        context.fireChannelReadComplete()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // A connection that has not said anything yet when we shut down is simply closed.
+        if event is ChannelShouldQuiesceEvent { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
+    }
+}
