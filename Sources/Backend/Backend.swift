@@ -1,0 +1,197 @@
+import CLMDB
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Configuration of one LMDB environment.
+public struct BackendConfig: Sendable {
+    /// Directory holding the single database file `keel.mdb` (and its `-lock` file).
+    public var directory: String
+    /// `--quota-backend-bytes`: writes that would grow the data past this fail with `quotaExceeded`.
+    public var quotaBytes: Int64
+    /// LMDB map size (address space reserved). Defaults to twice the quota plus 256 MiB, so the
+    /// quota check trips long before MDB_MAP_FULL; tests shrink it to exercise MAP_FULL handling.
+    public var mapSize: Int
+    /// Upper bound on concurrent read transactions (LMDB's reader table size).
+    public var maxReaders: UInt32
+
+    public static let defaultQuotaBytes: Int64 = 2 * 1024 * 1024 * 1024
+
+    public init(directory: String, quotaBytes: Int64 = BackendConfig.defaultQuotaBytes,
+                mapSize: Int? = nil, maxReaders: UInt32 = 1024) {
+        precondition(quotaBytes > 0, "quota must be positive")
+        self.directory = directory
+        self.quotaBytes = quotaBytes
+        self.mapSize = mapSize ?? Int(quotaBytes) * 2 + 256 * 1024 * 1024
+        self.maxReaders = maxReaders
+    }
+}
+
+/// The storage engine: one LMDB environment with named buckets.
+///
+/// Durability model: the Raft WAL is fsynced before entries are applied, so the backend need not
+/// fsync on every commit. The environment is opened with MDB_NOSYNC | MDB_NOMETASYNC and the
+/// server calls `sync()` periodically. After a power loss the backend may therefore be *behind*
+/// the WAL (never ahead, and never torn: LMDB's copy-on-write pages keep the last synced meta page
+/// valid); the consistent index stored in the `meta` bucket in the same transaction as the data
+/// tells the server from which WAL entry to replay.
+///
+/// Thread safety: LMDB environments are safe to share between threads; read transactions use
+/// MDB_NOTLS so any thread may open and close them, and LMDB itself serialises write transactions.
+/// `@unchecked Sendable` is sound because the only mutable Swift state (closed flag, alarm) lives
+/// in `Mutex`/`Atomic` and the raw handles are immutable after `init`.
+public final class Backend: @unchecked Sendable {
+    public let config: BackendConfig
+    let env: OpaquePointer
+    let dbis: [MDB_dbi]
+    let pageSize: Int
+    private let closed = Mutex(false)
+    private let noSpaceAlarm = Atomic<Bool>(false)
+
+    public static let fileName = "keel.mdb"
+
+    public init(config: BackendConfig) throws {
+        self.config = config
+        var envPtr: OpaquePointer?
+        try check(mdb_env_create(&envPtr))
+        guard let env = envPtr else { throw BackendError.lmdb(code: -1, message: "mdb_env_create returned nil") }
+        do {
+            try check(mdb_env_set_mapsize(env, config.mapSize))
+            try check(mdb_env_set_maxdbs(env, MDB_dbi(Bucket.allCases.count + 8)))
+            try check(mdb_env_set_maxreaders(env, config.maxReaders))
+            try Backend.makeDirectory(config.directory)
+            let path = config.directory + "/" + Backend.fileName
+            let flags = UInt32(MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS | MDB_NORDAHEAD)
+            try check(mdb_env_open(env, path, flags, 0o644))
+            // Clear reader slots left behind by a crashed process using the same file.
+            var dead: Int32 = 0
+            _ = mdb_reader_check(env, &dead)
+
+            var stat = MDB_stat()
+            try check(mdb_env_stat(env, &stat))
+            self.pageSize = Int(stat.ms_psize)
+
+            var txn: OpaquePointer?
+            try check(mdb_txn_begin(env, nil, 0, &txn))
+            var handles: [MDB_dbi] = []
+            handles.reserveCapacity(Bucket.allCases.count)
+            for bucket in Bucket.allCases {
+                var dbi: MDB_dbi = 0
+                let rc = mdb_dbi_open(txn, bucket.name, UInt32(MDB_CREATE), &dbi)
+                if rc != MDB_SUCCESS { mdb_txn_abort(txn); throw BackendError.from(rc) }
+                handles.append(dbi)
+            }
+            let rc = mdb_txn_commit(txn)
+            if rc != MDB_SUCCESS { throw BackendError.from(rc) }
+            self.dbis = handles
+        } catch {
+            mdb_env_close(env)
+            throw error
+        }
+        self.env = env
+    }
+
+    deinit { close() }
+
+    /// Flushes and closes the environment. Idempotent. No transaction may be running.
+    public func close() {
+        let wasOpen = closed.withLock { isClosed -> Bool in
+            if isClosed { return false }
+            isClosed = true
+            return true
+        }
+        guard wasOpen else { return }
+        _ = mdb_env_sync(env, 1)
+        mdb_env_close(env)
+    }
+
+    /// Forces dirty pages and the meta page to disk (fsync). Called periodically by the server.
+    public func sync() throws {
+        try check(mdb_env_sync(env, 1))
+    }
+
+    @inline(__always)
+    func dbi(_ bucket: Bucket) -> MDB_dbi { dbis[bucket.rawValue] }
+
+    // MARK: - Size and quota
+
+    /// Bytes of the database file in use: (last used page + 1) × page size. Like bbolt's size this
+    /// is a high-water mark; freed pages are reused but the number does not shrink.
+    public var sizeInUse: Int64 {
+        var info = MDB_envinfo()
+        guard mdb_env_info(env, &info) == MDB_SUCCESS else { return 0 }
+        return Int64(info.me_last_pgno + 1) * Int64(pageSize)
+    }
+
+    /// True when `extraBytes` more data would push the database past the quota.
+    public func wouldExceedQuota(extraBytes: Int64) -> Bool {
+        sizeInUse + extraBytes > config.quotaBytes
+    }
+
+    /// The NOSPACE alarm: set when a write hit the quota or MAP_FULL, cleared by the server when
+    /// the operator disarms the alarm (after compaction + defragmentation).
+    public var isNoSpaceAlarmRaised: Bool { noSpaceAlarm.load(ordering: .acquiring) }
+    public func raiseNoSpaceAlarm() { noSpaceAlarm.store(true, ordering: .releasing) }
+    public func clearNoSpaceAlarm() { noSpaceAlarm.store(false, ordering: .releasing) }
+
+    // MARK: - Transactions
+
+    /// Runs `body` in one LMDB write transaction and commits once. Any error thrown by `body` or
+    /// by the commit aborts the whole transaction. MAP_FULL raises the NOSPACE alarm.
+    public func write<T>(_ body: (inout WriteTx) throws -> T) throws -> T {
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(env, nil, 0, &txn))
+        var tx = WriteTx(backend: self, txn: txn!)
+        let result: T
+        do {
+            result = try body(&tx)
+        } catch {
+            mdb_txn_abort(txn)
+            noteFailure(error)
+            throw error
+        }
+        let rc = mdb_txn_commit(txn)
+        if rc != MDB_SUCCESS {
+            let error = BackendError.from(rc)
+            noteFailure(error)
+            throw error
+        }
+        return result
+    }
+
+    /// Runs `body` in a read-only snapshot. Safe from any thread, concurrently with a writer.
+    public func read<T>(_ body: (borrowing ReadTx) throws -> T) throws -> T {
+        let tx = try beginRead()
+        defer { tx.end() }
+        return try body(tx)
+    }
+
+    /// Opens a read-only snapshot the caller must `end()`. Used when the snapshot has to be taken
+    /// under another lock and read after releasing it.
+    public func beginRead() throws -> ReadTx {
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn))
+        return ReadTx(backend: self, txn: txn!)
+    }
+
+    private func noteFailure(_ error: Error) {
+        if let e = error as? BackendError, e == .mapFull || e == .quotaExceeded {
+            raiseNoSpaceAlarm()
+        }
+    }
+
+    private static func makeDirectory(_ path: String) throws {
+        var st = stat()
+        if stat(path, &st) == 0 { return }
+        // Create parents one level at a time (mkdir -p).
+        var prefix = ""
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += (prefix.isEmpty && !path.hasPrefix("/") ? "" : "/") + part
+            if stat(prefix, &st) != 0 && mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw BackendError.lmdb(code: errno, message: "mkdir \(prefix) failed")
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Backend
+
+extension MVCCStore {
+    /// Applies one committed entry. Applier thread only.
+    public func apply(index: UInt64, _ op: WriteOp) -> ApplyResult {
+        applyBatch([(index, op)])[0]
+    }
+
+    /// Applies entries in order in ONE backend write transaction, storing the highest applied
+    /// index as the consistent index in the same transaction. Entries with an index ≤ the stored
+    /// consistent index are skipped (WAL replay after a restart). A compaction commits the work
+    /// before it first and runs in its own transaction, so the batch then takes several commits.
+    /// Indexes must increase. Applier thread only.
+    public func applyBatch(_ ops: [(index: UInt64, op: WriteOp)]) -> [ApplyResult] {
+        var results: [ApplyResult] = []
+        results.reserveCapacity(ops.count)
+        var segment: [(index: UInt64, op: WriteOp)] = []
+        for entry in ops {
+            if case .compact = entry.op {
+                if !segment.isEmpty { results += applySegment(segment); segment.removeAll() }
+                results += applySegment([entry])
+            } else {
+                segment.append(entry)
+            }
+        }
+        if !segment.isEmpty { results += applySegment(segment) }
+        precondition(results.count == ops.count)
+        return results
+    }
+
+    /// One LMDB write transaction for `entries`. On a backend failure (MAP_FULL, I/O) the
+    /// in-memory state is rebuilt from the backend and the entries are retried one by one, so one
+    /// oversized entry cannot fail its neighbours.
+    private func applySegment(_ entries: [(index: UInt64, op: WriteOp)]) -> [ApplyResult] {
+        do {
+            return try commitSegment(entries)
+        } catch {
+            rebuildAfterBackendFailure()
+            guard entries.count > 1 else { return [ApplyResult(outcome: .failed(MVCCStore.mapError(error)), revision: currentRevision)] }
+            return entries.flatMap { applySegment([$0]) }
+        }
+    }
+
+    private func commitSegment(_ entries: [(index: UInt64, op: WriteOp)]) throws -> [ApplyResult] {
+        var results: [ApplyResult] = []
+        results.reserveCapacity(entries.count)
+        let startCI = state.withReadLock { $0.appliedConsistentIndex }
+        var highest = startCI
+        try backend.write { tx in
+            for (index, op) in entries {
+                if index <= highest {
+                    results.append(ApplyResult(outcome: .skipped, revision: state.withReadLock { $0.appliedRevision }))
+                    continue
+                }
+                precondition(index > highest, "entries must be applied in increasing index order")
+                highest = index
+                results.append(try applyOne(op, tx: &tx))
+            }
+            if highest > startCI {
+                try tx.put(.meta, MetaKey.consistentIndex, bigEndianBytes(highest))
+            }
+        }
+        // Committed: publish the new revision and consistent index to readers.
+        state.withWriteLock { s in
+            s.appliedConsistentIndex = highest
+            s.publishedConsistentIndex = highest
+            s.publishedRevision = s.appliedRevision
+        }
+        return results
+    }
+
+    /// Runs one op under the state write lock. Request errors (EtcdError) leave no change;
+    /// backend errors propagate and abort the whole LMDB transaction.
+    private func applyOne(_ op: WriteOp, tx: inout WriteTx) throws -> ApplyResult {
+        if case .compact(let c) = op { return try compact(c, tx: &tx) }
+        return try state.withWriteLock { s throws -> ApplyResult in
+            var w = TxnWriter(beginRev: s.appliedRevision, carryPrevKV: eventsCarryPrevKV)
+            let response: WriteResponse
+            do {
+                switch op {
+                case .put(let p):
+                    try checkSpace(cost: p.putCost, tx: tx)
+                    if p.lease != 0 && !leases.exists(p.lease) { throw EtcdError.leaseNotFound }
+                    response = .put(try w.put(p, index: &s.index, tx: &tx))
+                case .deleteRange(let d):
+                    response = .deleteRange(try w.deleteRange(d, index: &s.index, tx: &tx, compacted: s.compactedRevision))
+                case .txn(let t):
+                    let cost = t.putCost
+                    if cost > 0 { try checkSpace(cost: cost, tx: tx) }
+                    response = .txn(try w.txn(t, index: &s.index, tx: &tx, compacted: s.compactedRevision, leases: leases))
+                case .deleteKeys(let keys):
+                    var deleted: Int64 = 0
+                    for key in keys where s.index.get(key, at: w.readRevision) != nil {
+                        try w.delete(key, index: &s.index, tx: &tx)
+                        deleted += 1
+                    }
+                    response = .deleteKeys(deleted: deleted)
+                case .noop:
+                    response = .noop
+                case .compact:
+                    preconditionFailure("handled above")
+                }
+            } catch let e as EtcdError {
+                // Request-level failures are detected before the first write of the op.
+                precondition(w.changes == 0, "an op failed after writing")
+                return ApplyResult(outcome: .failed(e), revision: s.appliedRevision)
+            }
+            s.appliedRevision = w.resultRevision
+            return ApplyResult(outcome: .applied(response), revision: w.resultRevision, events: w.events)
+        }
+    }
+
+    /// NOSPACE: once the alarm is raised, or if this write would cross the quota, puts fail.
+    private func checkSpace(cost: Int64, tx: WriteTx) throws(EtcdError) {
+        if backend.isNoSpaceAlarmRaised { throw EtcdError.noSpace }
+        if backend.wouldExceedQuota(extraBytes: tx.bytesWritten + cost) {
+            backend.raiseNoSpaceAlarm()
+            throw EtcdError.noSpace
+        }
+    }
+
+    /// Throws away uncommitted index changes by reloading the committed state.
+    private func rebuildAfterBackendFailure() {
+        do {
+            let fresh = try MVCCStore.restoreState(from: backend)
+            state.withWriteLock { $0 = fresh }
+        } catch {
+            preconditionFailure("cannot reload the store after a backend failure: \(error)")
+        }
+    }
+
+    static func mapError(_ error: Error) -> EtcdError {
+        if let e = error as? EtcdError { return e }
+        if let b = error as? BackendError {
+            switch b {
+            case .mapFull, .quotaExceeded, .txnFull: return .noSpace
+            case .lmdb(let code, let message): return .backendFailure("lmdb \(code): \(message)")
+            }
+        }
+        return .backendFailure("\(error)")
+    }
+}

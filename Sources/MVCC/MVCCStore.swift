@@ -1,0 +1,128 @@
+import Backend
+
+/// The multi-version key-value store with etcd 3.4's semantics.
+///
+/// Threading: `range` and the other read accessors may be called from any thread at any time.
+/// `apply`/`applyBatch` must be called from one thread only (the applier); they take the write
+/// lock only while mutating the in-memory index, so readers are rarely blocked.
+public final class MVCCStore: Sendable {
+    public let backend: Backend
+    let leases: any LeaseChecker
+    /// When true, put/delete events carry the previous KeyValue (one extra backend read per key).
+    let eventsCarryPrevKV: Bool
+    let state: ReadWriteLock<StoreState>
+
+    public init(backend: Backend, leases: any LeaseChecker = NoLeases(), eventsCarryPrevKV: Bool = false) throws {
+        self.backend = backend
+        self.leases = leases
+        self.eventsCarryPrevKV = eventsCarryPrevKV
+        self.state = ReadWriteLock(try MVCCStore.restoreState(from: backend))
+        try finishInterruptedCompaction()
+    }
+
+    /// Rebuilds the in-memory index from the `key` bucket (etcd's restoreIntoIndex).
+    static func restoreState(from backend: Backend) throws -> StoreState {
+        var s = StoreState()
+        try backend.read { tx in
+            if let ci = try tx.withValue(.meta, MetaKey.consistentIndex, { readBigEndian($0, at: 0) }) {
+                s.publishedConsistentIndex = ci
+            }
+            if let rev = try tx.withValue(.meta, MetaKey.finishedCompactRevision, { readBigEndian($0, at: 0) }) {
+                s.compactedRevision = Int64(bitPattern: rev)
+            }
+            var last: Int64 = 1
+            try tx.scan(.key, from: []) { k, v in
+                guard let (rev, tombstone) = RevisionKey.decode(k) else {
+                    preconditionFailure("malformed revision key in the key bucket")
+                }
+                last = rev.main
+                if tombstone {
+                    guard let kv = KeyValueCodec.decode(v, withValue: false) else { preconditionFailure("malformed kv") }
+                    s.index.tombstone(kv.key, rev)
+                    return true
+                }
+                guard let kv = KeyValueCodec.decode(v, withValue: false) else { preconditionFailure("malformed kv") }
+                s.index.restore(kv.key, created: Revision(main: kv.createRevision, sub: 0), modified: rev,
+                                version: kv.version)
+                return true
+            }
+            s.publishedRevision = max(last, s.compactedRevision, 1)
+        }
+        s.appliedRevision = s.publishedRevision
+        s.appliedConsistentIndex = s.publishedConsistentIndex
+        return s
+    }
+
+    /// A compaction scheduled but not finished (crash in between) is redone at startup.
+    private func finishInterruptedCompaction() throws {
+        let scheduled = try backend.read { tx in
+            try tx.withValue(.meta, MetaKey.scheduledCompactRevision) { Int64(bitPattern: readBigEndian($0, at: 0)) }
+        }
+        guard let scheduled, scheduled > compactedRevision else { return }
+        _ = try compactNow(scheduled)
+    }
+
+    // MARK: - Read accessors
+
+    /// The latest committed revision (what a read without `revision` observes).
+    public var currentRevision: Int64 { state.withReadLock { $0.publishedRevision } }
+    /// The last compaction revision, -1 if never compacted.
+    public var compactedRevision: Int64 { state.withReadLock { $0.compactedRevision } }
+    /// The index of the last Raft entry whose effects are committed to the backend.
+    public var consistentIndex: UInt64 { state.withReadLock { $0.publishedConsistentIndex } }
+    /// Number of keys with history in the index (live or deleted but not yet compacted).
+    public var indexedKeyCount: Int { state.withReadLock { $0.index.keyCount } }
+
+    /// etcd's Range (applierV3backend.Range over a read txn): consistent at one committed revision.
+    public func range(_ r: RangeRequest) throws(EtcdError) -> RangeResponse {
+        let span = KeySpan(key: r.key, rangeEnd: r.rangeEnd)
+        let plan = RangePlan(r)
+        let snapshot: ReadTx
+        let found: (revisions: [Revision], count: Int)
+        let curRev: Int64
+        do {
+            (snapshot, found, curRev) = try state.withReadLock { s throws -> (ReadTx, (revisions: [Revision], count: Int), Int64) in
+                let cur = s.publishedRevision
+                let rev = try MVCCStore.resolve(r.revision, current: cur, compacted: s.compactedRevision)
+                let found = s.index.revisions(span, at: rev, limit: plan.fetchLimit, collect: !r.countOnly)
+                // The snapshot must be opened under the read lock: a compaction cannot commit
+                // its deletions between reading the index and opening the snapshot.
+                return (try backend.beginRead(), found, cur)
+            }
+        } catch let e as EtcdError {
+            throw e
+        } catch {
+            throw EtcdError.backendFailure("\(error)")
+        }
+        defer { snapshot.end() }
+        var kvs: [KeyValue] = []
+        kvs.reserveCapacity(found.revisions.count)
+        for rev in found.revisions {
+            kvs.append(try MVCCStore.fetch(rev, from: snapshot, withValue: !r.keysOnly || r.sortTarget == .value))
+        }
+        return plan.finish(kvs: kvs, count: found.count, revision: curRev)
+    }
+
+    /// Validates a requested read revision (etcd's rangeKeys checks); 0 or negative means current.
+    static func resolve(_ requested: Int64, current: Int64, compacted: Int64) throws(EtcdError) -> Int64 {
+        if requested > current { throw EtcdError.futureRevision }
+        let rev = requested <= 0 ? current : requested
+        if rev < compacted { throw EtcdError.compacted }
+        return rev
+    }
+
+    /// Loads the KeyValue stored at `rev`. A missing revision means the index and the backend
+    /// disagree, which is reported, not crashed on.
+    static func fetch(_ rev: Revision, from tx: some BackendReading, withValue: Bool) throws(EtcdError) -> KeyValue {
+        let kv: KeyValue??
+        do {
+            kv = try tx.withValue(.key, RevisionKey.encode(rev)) { KeyValueCodec.decode($0, withValue: withValue) }
+        } catch {
+            throw EtcdError.backendFailure("\(error)")
+        }
+        guard let found = kv, let decoded = found else {
+            throw EtcdError.backendFailure("revision \(rev.main)/\(rev.sub) missing from the backend")
+        }
+        return decoded
+    }
+}
