@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "keel", targets: ["keel"]),
         .executable(name: "raft-bench", targets: ["RaftBench"]),
+        .executable(name: "keel-bench", targets: ["KeelBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -50,7 +51,7 @@ let package = Package(
         ]),
         // The etcd server: services, validation, the write path, apply.
         .target(name: "EtcdServer", dependencies: [
-            "RPC", "Transport", "EtcdProto", "CProtobufC", "MVCC", "Backend", "WAL", "Raft", "KeelConfig",
+            "RPC", "Transport", "EtcdProto", "CProtobufC", "MVCC", "Backend", "WAL", "KeelConfig",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -62,6 +63,12 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "RaftBench", dependencies: ["Raft"]),
+        // Load generator for Keel and etcd alike (gRPC Put/Range over our client).
+        .executableTarget(name: "KeelBench", dependencies: [
+            "RPC", "EtcdProto", "CProtobufC", "EtcdServer",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
@@ -72,6 +79,10 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "InteropTests", dependencies: ["EtcdServer", "RPC", "EtcdProto", "KeelConfig"]),
+        .testTarget(name: "InteropTests", dependencies: [
+            "EtcdServer", "RPC", "EtcdProto", "CProtobufC", "KeelConfig",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
     ]
 )

@@ -1,0 +1,56 @@
+import KeelConfig
+import NIOCore
+import Transport
+
+/// Plain HTTP on the client port: `/version`, `/health`, `/metrics`. (The JSON gateway joins here later.)
+struct HTTPEndpoints: HTTPResponder {
+    let context: ServerContext
+
+    func respond(to request: HTTPRequest, on eventLoop: EventLoop) -> EventLoopFuture<HTTPResponse> {
+        eventLoop.makeSucceededFuture(answer(request))
+    }
+
+    private func answer(_ request: HTTPRequest) -> HTTPResponse {
+        switch request.path {
+        case "/version":
+            return .json(200, #"{"etcdserver":"\#(KeelVersion.etcdVersion)","etcdcluster":"\#(KeelVersion.etcdClusterVersion)"}"#)
+        case "/health":
+            // etcd: healthy when there is a leader and no alarm. A single member always leads itself.
+            if context.store.backend.isNoSpaceAlarmRaised {
+                return .json(503, #"{"health":"false","reason":"ALARM NOSPACE"}"#)
+            }
+            return .json(200, #"{"health":"true"}"#)
+        case "/metrics":
+            return HTTPResponse(status: 200, headers: [("content-type", "text/plain; version=0.0.4")],
+                                body: ByteBuffer(string: metrics()))
+        default:
+            return HTTPResponse(status: 404, headers: [("content-type", "text/plain; charset=utf-8")],
+                                body: ByteBuffer(string: "404 page not found\n"))
+        }
+    }
+
+    private func metrics() -> String {
+        let store = context.store
+        return """
+        # HELP etcd_mvcc_db_total_size_in_bytes Total size of the underlying database physically allocated in bytes.
+        # TYPE etcd_mvcc_db_total_size_in_bytes gauge
+        etcd_mvcc_db_total_size_in_bytes \(store.backend.sizeInUse)
+        # HELP etcd_debugging_mvcc_current_revision The current revision of store.
+        # TYPE etcd_debugging_mvcc_current_revision gauge
+        etcd_debugging_mvcc_current_revision \(store.currentRevision)
+        # HELP etcd_debugging_mvcc_compact_revision The revision of the last compaction in store.
+        # TYPE etcd_debugging_mvcc_compact_revision gauge
+        etcd_debugging_mvcc_compact_revision \(max(store.compactedRevision, 0))
+        # HELP etcd_server_has_leader Whether or not a leader exists. 1 is existence, 0 is not.
+        # TYPE etcd_server_has_leader gauge
+        etcd_server_has_leader 1
+        # HELP etcd_server_is_leader Whether or not this member is a leader. 1 if is, 0 otherwise.
+        # TYPE etcd_server_is_leader gauge
+        etcd_server_is_leader 1
+        # HELP etcd_mvcc_keys_total Total number of keys.
+        # TYPE etcd_mvcc_keys_total gauge
+        etcd_mvcc_keys_total \(store.indexedKeyCount)
+
+        """
+    }
+}

@@ -1,0 +1,43 @@
+import CProtobufC
+import EtcdProto
+import NIOCore
+
+/// Descriptors of the messages the server decodes, resolved once (the C globals must not be copied).
+struct Descriptors: @unchecked Sendable {  // immutable pointers to static C data
+    let rangeRequest = ProtoCodec.descriptor(of: etcdserverpb__range_request__init)
+    let putRequest = ProtoCodec.descriptor(of: etcdserverpb__put_request__init)
+    let deleteRangeRequest = ProtoCodec.descriptor(of: etcdserverpb__delete_range_request__init)
+    let txnRequest = ProtoCodec.descriptor(of: etcdserverpb__txn_request__init)
+    let compactionRequest = ProtoCodec.descriptor(of: etcdserverpb__compaction_request__init)
+    let statusRequest = ProtoCodec.descriptor(of: etcdserverpb__status_request__init)
+    let memberListRequest = ProtoCodec.descriptor(of: etcdserverpb__member_list_request__init)
+    let alarmRequest = ProtoCodec.descriptor(of: etcdserverpb__alarm_request__init)
+    let internalRequest = ProtoCodec.descriptor(of: keelpb__internal_request__init)
+
+    static let shared = Descriptors()
+}
+
+/// Decodes `bytes` as a message of `descriptor`, runs `body` on it and frees it.
+/// Malformed protobuf becomes etcd's (grpc-go's) INTERNAL "grpc: error unmarshalling request".
+func withDecoded<T, R>(_ type: T.Type, _ descriptor: UnsafePointer<ProtobufCMessageDescriptor>,
+                       _ bytes: UnsafeRawBufferPointer, _ body: (UnsafePointer<T>) throws(EtcdServerError) -> R)
+    throws(EtcdServerError) -> R {
+    let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+    guard let message = protobuf_c_message_unpack(descriptor, nil, bytes.count, base) else {
+        throw EtcdServerError.malformedRequest
+    }
+    defer { protobuf_c_message_free_unpacked(message, nil) }
+    // The generated struct starts with its ProtobufCMessage, so the pointer is the message's own.
+    return try body(UnsafeRawPointer(message).assumingMemoryBound(to: T.self))
+}
+
+/// `withUnsafeReadableBytes` / `withUnsafeBytes` keeping the typed error (they only rethrow `any Error`).
+func withBytes<R>(_ buffer: ByteBuffer, _ body: (UnsafeRawBufferPointer) throws(EtcdServerError) -> R) throws(EtcdServerError) -> R {
+    let result = buffer.withUnsafeReadableBytes { raw in Result { () throws(EtcdServerError) in try body(raw) } }
+    return try result.get()
+}
+
+func withBytes<R>(_ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(EtcdServerError) -> R) throws(EtcdServerError) -> R {
+    let result = bytes.withUnsafeBytes { raw in Result { () throws(EtcdServerError) in try body(raw) } }
+    return try result.get()
+}

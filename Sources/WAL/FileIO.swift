@@ -1,0 +1,139 @@
+// Thin POSIX wrappers that turn errno into WALError.io. Glibc only: no Foundation anywhere.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum FileIO {
+    static func fail(_ op: String, _ path: String) -> WALError {
+        .io(operation: op, path: path, errno: errno)
+    }
+
+    static func join(_ dir: String, _ name: String) -> String {
+        dir.hasSuffix("/") ? dir + name : dir + "/" + name
+    }
+
+    /// Opens with O_CLOEXEC, retrying on EINTR.
+    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
+        while true {
+            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            if fd >= 0 { return fd }
+            if errno != EINTR { throw fail("open", path) }
+        }
+    }
+
+    static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    /// Whole file into memory; the caller bounds file sizes (segments are bounded).
+    static func readAll(_ path: String) throws -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw fail("fstat", path) }
+        let size = Int(st.st_size)
+        var failure: WALError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buf, count in
+            var done = 0
+            while done < size {
+                let n = Glibc.read(fd, buf.baseAddress! + done, size - done)
+                if n > 0 { done += n; continue }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { failure = fail("read", path) }
+                break  // n == 0: the file shrank under us; keep what we read
+            }
+            count = done
+        }
+        if let failure { throw failure }
+        return bytes
+    }
+
+    /// pwrite until everything is written (one syscall in the common case). Returns syscalls made.
+    @discardableResult
+    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws -> Int {
+        var done = 0
+        var calls = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            calls += 1
+            if n > 0 { done += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            throw fail("pwrite", path)
+        }
+        return calls
+    }
+
+    static func fdatasync(_ fd: Int32, path: String) throws {
+        while Glibc.fdatasync(fd) != 0 {
+            if errno != EINTR { throw fail("fdatasync", path) }
+        }
+    }
+
+    static func fsync(_ fd: Int32, path: String) throws {
+        while Glibc.fsync(fd) != 0 {
+            if errno != EINTR { throw fail("fsync", path) }
+        }
+    }
+
+    static func truncate(_ fd: Int32, to size: Int, path: String) throws {
+        guard ftruncate(fd, off_t(size)) == 0 else { throw fail("ftruncate", path) }
+    }
+
+    /// Reserves blocks without changing the file size, so the size keeps marking the end of data.
+    /// Best effort: filesystems without fallocate just skip it.
+    static func preallocate(_ fd: Int32, length: Int) {
+        let keepSize: Int32 = 0x01  // FALLOC_FL_KEEP_SIZE
+        _ = fallocateFunction?(fd, keepSize, 0, off_t(length))
+    }
+
+    /// Glibc's fallocate(2) wrapper is only declared under _GNU_SOURCE, which the Swift Glibc
+    /// module does not expose; look the symbol up once instead (nil where it does not exist).
+    private typealias FallocateFunction = @convention(c) (Int32, Int32, off_t, off_t) -> Int32
+    private static let fallocateFunction: FallocateFunction? = {
+        guard let handle = dlopen(nil, RTLD_NOW), let sym = dlsym(handle, "fallocate") else { return nil }
+        return unsafeBitCast(sym, to: FallocateFunction.self)
+    }()
+
+    /// Makes a rename, create or unlink in `dir` durable.
+    static func fsyncDirectory(_ dir: String) throws {
+        let fd = try open(dir, O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        try fsync(fd, path: dir)
+    }
+
+    static func makeDirectory(_ dir: String) throws {
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw fail("mkdir", dir) }
+    }
+
+    static func rename(_ from: String, _ to: String) throws {
+        guard Glibc.rename(from, to) == 0 else { throw fail("rename", from) }
+    }
+
+    static func unlink(_ path: String) throws {
+        guard Glibc.unlink(path) == 0 || errno == ENOENT else { throw fail("unlink", path) }
+    }
+
+    /// Names of the entries in `dir` (without "." and "..").
+    static func listDirectory(_ dir: String) throws -> [String] {
+        guard let d = opendir(dir) else { throw fail("opendir", dir) }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let ent = readdir(d) {
+            let name = withUnsafePointer(to: &ent.pointee.d_name) {
+                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    static func fileSize(_ path: String) throws -> Int {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw fail("stat", path) }
+        return Int(st.st_size)
+    }
+
+    static func exists(_ path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+}

@@ -1,0 +1,217 @@
+// Appending, group-commit syncing, snapshot marks and closing.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// One owner drives a WAL (the Raft loop); it has no internal locking, so it must not be shared.
+@available(*, unavailable)
+extension WAL: Sendable {}
+
+extension WAL {
+    /// Buffers entries and an optional hard state. Nothing reaches the disk until `sync()`,
+    /// unless the buffer limit or a segment rotation forces an earlier (unsynced) write.
+    /// All-or-nothing: the whole batch is validated before anything is buffered.
+    public func append(entries: [WALEntry], hardState: WALHardState?) throws {
+        try checkUsable()
+        let markIndex = mark?.index ?? 0
+        if let first = entries.first {
+            guard first.index > markIndex else {
+                throw WALError.invalidAppend(reason: "entry \(first.index) is at or below snapshot mark \(markIndex)")
+            }
+            guard first.index <= lastIndex + 1 else {
+                throw WALError.invalidAppend(reason: "entry \(first.index) leaves a gap after \(lastIndex)")
+            }
+        }
+        for i in entries.indices {
+            let size = RecordFormat.entryFixedSize + entries[i].data.count
+            guard size <= options.maxRecordSize else {
+                throw WALError.recordTooLarge(size: size, limit: options.maxRecordSize)
+            }
+            if i > 0 && entries[i].index != entries[i - 1].index + 1 {
+                throw WALError.invalidAppend(reason: "entry \(entries[i].index) does not follow \(entries[i - 1].index)")
+            }
+        }
+        try poisoningOnFailure {
+            for e in entries {
+                try makeRoom(payload: RecordFormat.entryFixedSize + e.data.count)
+                encoder.appendEntry(e, syncedUpTo: syncedOffset)
+                lastIndex = e.index
+                segments[segments.count - 1].maxEntryIndex = max(segments[segments.count - 1].maxEntryIndex, e.index)
+            }
+            if let hardState {
+                try makeRoom(payload: RecordFormat.hardStateSize)
+                encoder.appendHardState(hardState, syncedUpTo: syncedOffset)
+                self.hardState = hardState
+            }
+        }
+    }
+
+    /// Writes the buffer with one pwrite and makes it durable with one fdatasync.
+    public func sync() throws {
+        try checkUsable()
+        try poisoningOnFailure {
+            try flush()
+            if writeOffset > syncedOffset {
+                try FileIO.fdatasync(fd, path: activePath)
+                stats.syncCalls += 1
+                syncedOffset = writeOffset
+            }
+        }
+    }
+
+    /// `append` then, if asked, `sync`: the one call per Raft Ready batch.
+    public func save(entries: [WALEntry], hardState: WALHardState?, sync: Bool = true) throws {
+        try append(entries: entries, hardState: hardState)
+        if sync { try self.sync() }
+    }
+
+    /// Records that a snapshot at (index, term) exists, and syncs (together with anything buffered).
+    public func saveSnapshotMark(_ m: WALSnapshotMark) throws {
+        try checkUsable()
+        if let mark, m.index < mark.index {
+            throw WALError.invalidAppend(reason: "snapshot mark \(m.index) is below the current mark \(mark.index)")
+        }
+        try poisoningOnFailure {
+            try makeRoom(payload: RecordFormat.snapshotMarkSize)
+            encoder.appendSnapshotMark(m, syncedUpTo: syncedOffset)
+            mark = m
+            markSegment = segments.last!.name.seq
+            lastIndex = max(lastIndex, m.index)
+        }
+        try sync()
+    }
+
+    /// Deletes the oldest segments whose entries are all <= `index` (capped at the snapshot mark)
+    /// and that are older than the segment holding the latest snapshot mark. Every segment starts
+    /// with copies of metadata, mark and hard state, so nothing but dead entries goes away.
+    /// Returns how many segment files were removed.
+    @discardableResult
+    public func releaseSegments(upTo index: UInt64) throws -> Int {
+        try checkUsable()
+        guard let mark, let markSegment else { return 0 }
+        let limit = min(index, mark.index)
+        var removed = 0
+        while removed < segments.count - 1 {
+            let s = segments[removed]
+            guard s.name.seq < markSegment, s.maxEntryIndex <= limit else { break }
+            try FileIO.unlink(FileIO.join(directory, s.name.fileName))
+            removed += 1
+        }
+        if removed > 0 {
+            segments.removeFirst(removed)
+            try FileIO.fsyncDirectory(directory)
+        }
+        return removed
+    }
+
+    /// Syncs anything buffered, then releases the file and the directory lock.
+    public func close() throws {
+        if unusable != nil { return }
+        defer {
+            FileIO.close(fd)
+            fd = -1
+            lock?.release()
+            lock = nil
+            unusable = .closed
+        }
+        try sync()
+    }
+
+    /// Names of the segment files currently on disk, oldest first.
+    public var segmentFiles: [String] { segments.map { $0.name.fileName } }
+
+    // MARK: internals
+
+    func checkUsable() throws {
+        if let unusable { throw unusable }
+    }
+
+    /// After a failed write or fdatasync the kernel may have dropped dirty pages: refuse all
+    /// further use so no later sync can claim durability for data that is gone.
+    func poisoningOnFailure(_ body: () throws -> Void) throws {
+        do { try body() } catch {
+            unusable = (error as? WALError) ?? .closed
+            throw error
+        }
+    }
+
+    /// Before encoding a record: rotate if it would cross the segment bound, or write the
+    /// buffer out if it would pass the buffer limit.
+    func makeRoom(payload: Int) throws {
+        let size = RecordFormat.paddedSize(payload: payload)
+        let end = writeOffset + encoder.count
+        if end > headerEnd && end + size > options.segmentSize {
+            try rotate()
+        } else if encoder.count > 0 && encoder.count + size > options.maxBufferSize {
+            try flush()
+        }
+    }
+
+    /// One pwrite of the whole buffer at the end of the active segment.
+    func flush() throws {
+        guard encoder.count > 0 else { return }
+        assert(writeOffset % RecordFormat.alignment == 0 && syncedOffset <= writeOffset)
+        let calls = try encoder.bytes.withUnsafeBytes { try FileIO.pwriteAll(fd, $0, at: writeOffset, path: activePath) }
+        stats.writeCalls += calls
+        stats.bytesWritten += encoder.count
+        writeOffset += encoder.count
+        encoder.reset()
+    }
+
+    /// Seals the active segment (fully synced, so only the last segment can ever hold an
+    /// unsynced tail) and starts the next one.
+    func rotate() throws {
+        try flush()
+        if writeOffset > syncedOffset {
+            try FileIO.fdatasync(fd, path: activePath)
+            stats.syncCalls += 1
+            syncedOffset = writeOffset
+        }
+        let name = SegmentName(seq: segments.last!.name.seq + 1, firstIndex: lastIndex + 1)
+        let (newFD, end) = try WAL.createSegment(directory: directory, name: name, metadata: metadata,
+                                                 hardState: hardState, mark: mark, options: options)
+        FileIO.close(fd)
+        fd = newFD
+        activePath = FileIO.join(directory, name.fileName)
+        segments.append(Segment(name: name, maxEntryIndex: 0))
+        writeOffset = end
+        syncedOffset = end
+        headerEnd = end
+        stats.segmentsCreated += 1
+        stats.writeCalls += 1
+        stats.syncCalls += 2  // the new file and its directory
+    }
+
+    /// Writes a complete segment header under a temporary name, syncs it, then renames it into
+    /// place and syncs the directory: a segment file is never seen without its header.
+    static func createSegment(directory: String, name: SegmentName, metadata: [UInt8], hardState: WALHardState?,
+                              mark: WALSnapshotMark?, options: WALOptions) throws -> (fd: Int32, end: Int) {
+        let path = FileIO.join(directory, name.fileName)
+        let temp = path + SegmentName.tempSuffix
+        let fd = try FileIO.open(temp, O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            if options.preallocate { FileIO.preallocate(fd, length: options.segmentSize) }
+            var header = RecordEncoder()
+            header.appendSegmentInfo(seq: name.seq, firstIndex: name.firstIndex, syncedUpTo: 0)
+            header.appendMetadata(metadata, syncedUpTo: 0)
+            if let mark { header.appendSnapshotMark(mark, syncedUpTo: 0) }
+            if let hardState { header.appendHardState(hardState, syncedUpTo: 0) }
+            try header.bytes.withUnsafeBytes { _ = try FileIO.pwriteAll(fd, $0, at: 0, path: temp) }
+            try FileIO.fdatasync(fd, path: temp)
+            try FileIO.rename(temp, path)
+            try FileIO.fsyncDirectory(directory)
+            return (fd, header.count)
+        } catch {
+            FileIO.close(fd)
+            try? FileIO.unlink(temp)
+            throw error
+        }
+    }
+
+    /// Leftovers of a crash during segment creation; they never held acknowledged data.
+    static func removeTempFiles(_ directory: String) throws {
+        for n in try FileIO.listDirectory(directory) where n.hasSuffix(SegmentName.suffix + SegmentName.tempSuffix) {
+            try FileIO.unlink(FileIO.join(directory, n))
+        }
+    }
+}

@@ -1,0 +1,148 @@
+// The write-ahead log: append-only segment files of framed, checksummed records.
+//
+// Durability contract: after `sync()` (or `save(..., sync: true)`) returns, everything appended
+// before it survives kill -9 and power loss. Cost of a save in the common case: one pwrite of
+// the whole buffer plus one fdatasync. Not thread-safe: one owner (the Raft loop) drives it.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class WAL {
+    public let directory: String
+    public let options: WALOptions
+    public internal(set) var stats = WALStats()
+    /// Index of the last entry appended (or of the snapshot mark if later).
+    public internal(set) var lastIndex: UInt64
+
+    struct Segment {
+        var name: SegmentName
+        var maxEntryIndex: UInt64
+    }
+
+    var lock: DirectoryLock?
+    let metadata: [UInt8]
+    /// Every segment on disk, oldest first; the last one is being written.
+    var segments: [Segment]
+    var fd: Int32
+    var activePath: String
+    /// Bytes of the active segment on disk (written, maybe not synced).
+    var writeOffset: Int
+    /// Bytes of the active segment known to be on stable storage.
+    var syncedOffset: Int
+    var headerEnd: Int
+    var encoder = RecordEncoder()
+    var hardState: WALHardState?
+    var mark: WALSnapshotMark?
+    var markSegment: UInt64?
+    /// Set by close or by a failed write/sync: after a failed fsync the page cache state is
+    /// unknown, so the only safe move is to stop and let a restart replay from disk.
+    var unusable: WALError?
+
+    private init(directory: String, options: WALOptions, lock: DirectoryLock, metadata: [UInt8],
+                 segments: [Segment], fd: Int32, writeOffset: Int, headerEnd: Int, lastIndex: UInt64,
+                 hardState: WALHardState?, mark: WALSnapshotMark?, markSegment: UInt64?) {
+        self.directory = directory
+        self.options = options
+        self.lock = lock
+        self.metadata = metadata
+        self.segments = segments
+        self.fd = fd
+        self.activePath = FileIO.join(directory, segments.last!.name.fileName)
+        self.writeOffset = writeOffset
+        self.syncedOffset = writeOffset
+        self.headerEnd = headerEnd
+        self.lastIndex = lastIndex
+        self.hardState = hardState
+        self.mark = mark
+        self.markSegment = markSegment
+        encoder.bytes.reserveCapacity(min(options.maxBufferSize, 1 << 20))
+    }
+
+    deinit {
+        if fd >= 0 { FileIO.close(fd) }
+        lock?.release()
+    }
+
+    // MARK: create / open
+
+    /// True if `directory` holds WAL segments.
+    public static func exists(directory: String) -> Bool {
+        ((try? FileIO.listDirectory(directory)) ?? []).contains { SegmentName(fileName: $0) != nil }
+    }
+
+    /// Starts a new, empty WAL in `directory` (created if missing).
+    public static func create(directory: String, metadata: [UInt8], options: WALOptions = WALOptions()) throws -> WAL {
+        options.validate()
+        guard metadata.count <= options.maxRecordSize else {
+            throw WALError.recordTooLarge(size: metadata.count, limit: options.maxRecordSize)
+        }
+        try FileIO.makeDirectory(directory)
+        let lock = try DirectoryLock(directory: directory)
+        if exists(directory: directory) { throw WALError.alreadyExists(directory: directory) }
+        try removeTempFiles(directory)
+        let name = SegmentName(seq: 0, firstIndex: 1)
+        let (fd, end) = try createSegment(directory: directory, name: name, metadata: metadata,
+                                          hardState: nil, mark: nil, options: options)
+        let wal = WAL(directory: directory, options: options, lock: lock, metadata: metadata,
+                      segments: [Segment(name: name, maxEntryIndex: 0)], fd: fd, writeOffset: end, headerEnd: end,
+                      lastIndex: 0, hardState: nil, mark: nil, markSegment: nil)
+        wal.stats.segmentsCreated = 1
+        return wal
+    }
+
+    /// Opens an existing WAL: locks it, replays every segment, cuts an unsynced torn tail off
+    /// the last segment, and positions for appending. Throws `.corrupt` on damaged synced data.
+    public static func open(directory: String, options: WALOptions = WALOptions()) throws -> (WAL, WALReplay) {
+        options.validate()
+        let lock = try DirectoryLock(directory: directory)
+        try removeTempFiles(directory)
+        let names = try FileIO.listDirectory(directory).compactMap(SegmentName.init(fileName:)).sorted()
+        guard let firstName = names.first else { throw WALError.notFound(directory: directory) }
+        for (i, n) in names.enumerated() where n.seq != firstName.seq + UInt64(i) {
+            throw WALError.corrupt(file: FileIO.join(directory, n.fileName), offset: 0,
+                                   reason: "segment seq \(firstName.seq + UInt64(i)) is missing")
+        }
+
+        var builder = ReplayBuilder()
+        var segments: [Segment] = []
+        var tail: SegmentScanResult?
+        var tailFileSize = 0
+        var repair: WALRepair?
+        for (i, name) in names.enumerated() {
+            let path = FileIO.join(directory, name.fileName)
+            let bytes = try FileIO.readAll(path)
+            let isLast = i == names.count - 1
+            let r = try SegmentScanner.scan(bytes: bytes, path: path, expectedSeq: name.seq, isLast: isLast,
+                                            maxRecordSize: options.maxRecordSize, into: &builder)
+            segments.append(Segment(name: name, maxEntryIndex: r.maxEntryIndex))
+            if isLast {
+                tail = r
+                tailFileSize = bytes.count
+                if let reason = r.tornReason {
+                    repair = WALRepair(file: path, offset: r.validEnd, droppedBytes: bytes.count - r.validEnd,
+                                       reason: reason)
+                }
+            }
+        }
+        let replay = try builder.finish(repair: repair)
+        let end = tail!.validEnd
+        let activePath = FileIO.join(directory, names.last!.fileName)
+        let fd = try FileIO.open(activePath, O_WRONLY)
+        do {
+            // Cuts a torn tail.
+            if end != tailFileSize { try FileIO.truncate(fd, to: end, path: activePath) }
+            // What we replayed may have come from the page cache of a killed process: make it
+            // durable before new records claim (through syncedUpTo) that it is.
+            try FileIO.fsync(fd, path: activePath)
+            if options.preallocate { FileIO.preallocate(fd, length: options.segmentSize) }
+        } catch {
+            FileIO.close(fd)
+            throw error
+        }
+        let wal = WAL(directory: directory, options: options, lock: lock, metadata: replay.metadata,
+                      segments: segments, fd: fd, writeOffset: end, headerEnd: tail!.headerEnd,
+                      lastIndex: builder.lastIndex, hardState: replay.hardState, mark: replay.snapshot,
+                      markSegment: builder.markSegment)
+        return (wal, replay)
+    }
+}

@@ -1,0 +1,29 @@
+import Testing
+@testable import WAL
+
+@Suite struct CRC32CTests {
+    @Test func knownVectors() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(CRC32C.checksum([UInt8]()) == 0)
+        // RFC 3720 (iSCSI) appendix B.4 vectors.
+        #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+        #expect(CRC32C.checksum([UInt8](repeating: 0xFF, count: 32)) == 0x62A8_AB43)
+        #expect(CRC32C.checksum((0..<32).map { UInt8($0) }) == 0x46DD_794E)
+        #expect(CRC32C.checksum((0..<32).map { UInt8(31 - $0) }) == 0x113F_DB5C)
+    }
+
+    @Test func slicingMatchesBitwiseReferenceAndIsIncremental() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for length in 0..<300 {
+            let bytes = (0..<length).map { _ -> UInt8 in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return UInt8(truncatingIfNeeded: state >> 33)
+            }
+            let whole = CRC32C.checksum(bytes)
+            #expect(whole == CRC32C.referenceChecksum(bytes))
+            let cut = length / 3
+            let pieces = CRC32C.checksum(Array(bytes[cut...]), continuing: CRC32C.checksum(Array(bytes[..<cut])))
+            #expect(pieces == whole)
+        }
+    }
+}
