@@ -16,14 +16,16 @@ public final class KeelServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let context: ServerContext
     private let logger: Logger
+    private let autoCompaction: AutoCompaction?
 
     private init(clientPorts: [Int], transport: TransportServer, group: MultiThreadedEventLoopGroup,
-                 context: ServerContext, logger: Logger) {
+                 context: ServerContext, logger: Logger, autoCompaction: AutoCompaction?) {
         self.clientPorts = clientPorts
         self.transport = transport
         self.group = group
         self.context = context
         self.logger = logger
+        self.autoCompaction = autoCompaction
     }
 
     public struct StartupError: Error, CustomStringConvertible {
@@ -38,6 +40,11 @@ public final class KeelServer: Sendable {
                 + "--initial-cluster names \(config.initialCluster.members.count) members")
         }
         let layout = DataLayout(dataDir: config.dataDir, walDir: config.walDir)
+        if !WAL.exists(directory: layout.walDir) {
+            // Bootstrap checks (our name in --initial-cluster, advertised peer URLs match) run only for a new
+            // member, as in etcd, and before anything is created on disk.
+            if case .failure(let error) = config.verifyBootstrap() { throw StartupError(error.message) }
+        }
         try layout.create()
         let identity = try openWAL(layout: layout, config: config, logger: logger)
         var (wal, replay) = (identity.wal, identity.replay)
@@ -101,13 +108,16 @@ public final class KeelServer: Sendable {
             "local-member-id": "\(String(identity.memberID, radix: 16))",
             "cluster-id": "\(String(identity.clusterID, radix: 16))"])
         logger.info("enabled capabilities for version", metadata: ["cluster-version": "3.4"])
+        let autoCompaction = AutoCompaction(mode: config.autoCompaction, context: context, eventLoop: group.next(), logger: logger)
         logger.info("ready to serve client requests")
-        return KeelServer(clientPorts: ports, transport: transport, group: group, context: context, logger: logger)
+        return KeelServer(clientPorts: ports, transport: transport, group: group, context: context, logger: logger,
+                          autoCompaction: autoCompaction)
     }
 
     /// GOAWAY to every client, let in-flight calls finish, then flush the write path and close the data dir.
     public func shutdown() async {
         logger.info("received terminate signal, shutting down")
+        autoCompaction?.cancel()
         await transport.shutdownGracefully(gracePeriod: .seconds(5))
         context.pipeline.stop()
         context.store.backend.close()

@@ -40,16 +40,7 @@ for warning in warnings { logger.warning("\(warning)") }
 logger.info("keel \(KeelVersion.keelVersion), etcd API \(KeelVersion.etcdVersion)", metadata: [
     "name": "\(config.name)", "data-dir": "\(config.dataDir)"])
 
-// SIGTERM / SIGINT: GOAWAY, drain, flush, exit 0.
-signal(SIGTERM, SIG_IGN)
-signal(SIGINT, SIG_IGN)
-let (signals, signalled) = AsyncStream<Int32>.makeStream()
-let sources = [SIGTERM, SIGINT].map { number in
-    let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-    source.setEventHandler { signalled.yield(number) }
-    source.resume()
-    return source
-}
+let (signals, sources) = TerminationSignals.install()
 
 do {
     let server = try await KeelServer.start(config: config, logger: logger)

@@ -1,0 +1,95 @@
+import Testing
+@testable import KeelConfig
+
+/// Flags for features Keel lacks are never silently ignored.
+@Suite struct SupportPolicyTests {
+    @Test(arguments: [
+        "--cert-file=/a", "--key-file=/a", "--client-cert-auth", "--trusted-ca-file=/a", "--auto-tls",
+        "--peer-cert-file=/a", "--peer-key-file=/a", "--peer-client-cert-auth", "--peer-trusted-ca-file=/a",
+        "--peer-auto-tls", "--cipher-suites=TLS_AES_128_GCM_SHA256", "--client-crl-file=/a", "--peer-crl-file=/a",
+        "--peer-cert-allowed-cn=x", "--peer-cert-allowed-hostname=x", "--client-cert-allowed-hostname=x",
+        "--experimental-peer-skip-client-san-verification",
+    ])
+    func securityFlagsRefuse(_ arg: String) throws {
+        let f = try #require(failure([arg]))
+        let name = String(arg.prefix { $0 != "=" })
+        #expect(f.code == 2)
+        #expect(f.message.contains(name) && f.message.contains("TLS"), "\(f.message)")
+    }
+
+    @Test func securityFlagsAtTheirDefaultsAreFine() throws {
+        // Templated manifests often pass the defaults explicitly.
+        #expect(runConfig(["--client-cert-auth=false", "--cert-file=", "--peer-auto-tls=false"]) != nil)
+    }
+
+    @Test(arguments: [
+        "--discovery=https://discovery.etcd.io/x", "--discovery-srv=example.com", "--discovery-srv-name=x",
+        "--discovery-proxy=http://p:1", "--discovery-fallback=exit", "--proxy=on", "--proxy-dial-timeout=5",
+        "--config-file=/etc/etcd.yml", "--force-new-cluster",
+    ])
+    func unsupportedFeaturesRefuse(_ arg: String) throws {
+        let f = try #require(failure([arg]))
+        #expect(f.code == 2)
+        #expect(f.message.hasPrefix("keel: refusing to start: " + arg.prefix { $0 != "=" }), "\(f.message)")
+    }
+
+    @Test func httpsURLsRefuseUntilTLSExists() throws {
+        let f = try #require(failure(["--listen-client-urls", "https://127.0.0.1:2379", "--advertise-client-urls", "https://127.0.0.1:2379"]))
+        #expect(f.code == 2 && f.message.contains("--listen-client-urls") && f.message.contains("TLS"))
+        let g = try #require(failure(["--name", "a", "--initial-cluster", "a=http://localhost:2380,b=https://10.0.0.2:2380"]))
+        #expect(g.code == 2 && g.message.contains("--initial-cluster has b=https://10.0.0.2:2380"))
+    }
+
+    @Test func authTokenSimpleOnly() throws {
+        #expect(runConfig(["--auth-token", "simple"]) != nil)
+        let f = try #require(failure(["--auth-token", "jwt,pub-key=a,priv-key=b,sign-method=RS256"]))
+        #expect(f.code == 2 && f.message.contains("--auth-token=jwt") && f.message.contains("simple"))
+    }
+
+    @Test(arguments: [
+        "--pre-vote", "--initial-election-tick-advance=false", "--backend-batch-interval=10ms", "--backend-batch-limit=5",
+        "--max-concurrent-streams=100", "--experimental-initial-corrupt-check", "--experimental-compaction-batch-limit=5",
+        "--experimental-watch-progress-notify-interval=1m", "--enable-pprof", "--enable-v2", "--unsafe-no-fsync",
+        "--log-package-levels=etcdserver=DEBUG",
+    ])
+    func tuningFlagsWarnNamingTheFlag(_ arg: String) throws {
+        let (_, w) = try #require(runConfig([arg]))
+        let name = String(arg.prefix { $0 != "=" })
+        #expect(w.contains { $0.hasPrefix(name + " is accepted but") }, "\(w)")
+    }
+
+    @Test func tuningValueIsStillParsed() throws {
+        let (c, _) = try #require(runConfig(["--max-concurrent-streams=100", "--pre-vote"]))
+        #expect(c.maxConcurrentStreams == 100 && c.preVote)
+    }
+
+    @Test func everyEtcdFlagIsKnown() {
+        // The `etcd` command's flags in 3.4.23 (etcdmain/config.go), plus --version.
+        let etcdFlags = """
+            config-file data-dir wal-dir listen-peer-urls listen-client-urls listen-metrics-urls max-snapshots max-wals
+            name snapshot-count heartbeat-interval election-timeout initial-election-tick-advance quota-backend-bytes
+            backend-batch-interval backend-batch-limit max-txn-ops max-request-bytes grpc-keepalive-min-time
+            grpc-keepalive-interval grpc-keepalive-timeout max-concurrent-streams initial-advertise-peer-urls
+            advertise-client-urls discovery discovery-fallback discovery-proxy discovery-srv discovery-srv-name
+            initial-cluster initial-cluster-token initial-cluster-state strict-reconfig-check enable-v2 pre-vote proxy
+            proxy-failure-wait proxy-refresh-interval proxy-dial-timeout proxy-write-timeout proxy-read-timeout
+            cert-file key-file client-cert-auth client-crl-file client-cert-allowed-hostname trusted-ca-file auto-tls
+            peer-cert-file peer-key-file peer-client-cert-auth peer-trusted-ca-file peer-auto-tls peer-crl-file
+            peer-cert-allowed-cn peer-cert-allowed-hostname cipher-suites experimental-peer-skip-client-san-verification
+            cors host-whitelist logger log-output log-outputs debug log-level log-package-levels version
+            auto-compaction-retention auto-compaction-mode enable-pprof metrics auth-token bcrypt-cost auth-token-ttl
+            enable-grpc-gateway experimental-initial-corrupt-check experimental-corrupt-check-time
+            experimental-enable-v2v3 experimental-backend-bbolt-freelist-type experimental-enable-lease-checkpoint
+            experimental-enable-lease-checkpoint-persist experimental-compaction-batch-limit
+            experimental-watch-progress-notify-interval experimental-warning-apply-duration unsafe-no-fsync
+            force-new-cluster cluster-active-size cluster-remove-delay cluster-sync-interval config force
+            max-result-buffer max-retry-attempts peer-heartbeat-interval peer-election-timeout retry-interval snapshot v vv
+            """.split(whereSeparator: \.isWhitespace).map(String.init)
+        for name in etcdFlags { #expect(FlagTable.byName[name] != nil, "missing --\(name)") }
+        #expect(FlagTable.all.count == etcdFlags.count + 2)  // + test.coverprofile, test.outputdir
+    }
+
+    @Test func everyDefaultParses() {
+        for spec in FlagTable.all { _ = FlagSet.defaultValue(spec) }  // preconditions inside
+    }
+}
