@@ -30,8 +30,8 @@ fi
 echo "check-protos: Sources/EtcdProto matches Protos/."
 
 # ---- 2. wire identity with etcd 3.4 (only where its source is installed) ----
-etcd_src="${ETCD_SRC:-/usr/share/gocode/src/go.etcd.io}"
-gocode="/usr/share/gocode/src"
+gocode="${KEEL_GOCODE:-/usr/share/gocode/src}"
+etcd_src="${ETCD_SRC:-$gocode/go.etcd.io}"
 if [ ! -f "$etcd_src/etcd/etcdserver/etcdserverpb/rpc.proto" ] || ! command -v protoc >/dev/null \
     || [ ! -f /usr/include/google/protobuf/descriptor.proto ]; then
     echo "check-protos: etcd source or protoc not installed, skipping the wire-identity check."

@@ -6,10 +6,7 @@ import MVCC
 /// as etcd's v3rpc layer does.
 enum RequestDecoding {
     @inline(__always)
-    static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
-        guard data.len > 0, let base = data.data else { return [] }
-        return Array(UnsafeBufferPointer(start: base, count: data.len))
-    }
+    static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] { ProtoBytes.copy(data) }
 
     static func range(_ m: UnsafePointer<Etcdserverpb__RangeRequest>) throws(EtcdServerError) -> RangeRequest {
         let r = m.pointee

@@ -16,7 +16,7 @@ public final class ClientCall: HTTP2StreamDelegate, @unchecked Sendable {
     private var messages: [ByteBuffer] = []
     private var status: GRPCStatus?
     private let onMessage: (@Sendable (ByteBuffer) -> Void)?
-    private let promise: EventLoopPromise<GRPCResponse>
+    fileprivate let promise: EventLoopPromise<GRPCResponse>
     public var response: EventLoopFuture<GRPCResponse> { promise.futureResult }
 
     fileprivate init(eventLoop: EventLoop, maxMessageBytes: Int, onMessage: (@Sendable (ByteBuffer) -> Void)?) {
@@ -127,7 +127,9 @@ public final class GRPCClientConnection: Sendable {
             if let timeout { headers.append("grpc-timeout", GRPCTimeout.encode(timeout)) }
             for (name, value) in metadata { headers.append(name, value) }
             guard let stream = HTTP2ClientSetup.start(connection, headers: headers, delegate: call) else {
-                throw GRPCStatus(.unavailable, "connection is closing")
+                let status = GRPCStatus(.unavailable, "connection is closing")
+                call.promise.fail(status)
+                throw status
             }
             call.stream = stream
             return call

@@ -64,6 +64,11 @@ final class HTTP1Handler: ChannelInboundHandler {
         }
     }
 
+    /// Parse errors reach here after NIO's error handler has answered 400: shut the door.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
     private func write(_ response: HTTPResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
         var headers = HTTPHeaders(response.headers.map { ($0.name, $0.value) })
         headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))

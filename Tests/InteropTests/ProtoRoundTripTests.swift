@@ -43,8 +43,8 @@ private func decodes<T>(_ initialize: (UnsafeMutablePointer<T>) -> Void, _ bytes
             Issue.record("valid PutRequest did not unpack")
             return
         }
-        #expect(decoded.message.key.bytes == utf8("foo"))
-        #expect(decoded.message.value.equals(utf8("bar")))
+        #expect(ProtoBytes.copy(decoded.message.key) == utf8("foo"))
+        #expect(ProtoBytes.equals(decoded.message.value, utf8("bar")))
         #expect(decoded.message.lease == 300)
         #expect(decoded.message.prev_kv == 1)
         #expect(decoded.message.ignore_value == 0)
@@ -101,8 +101,8 @@ private func decodes<T>(_ initialize: (UnsafeMutablePointer<T>) -> Void, _ bytes
         #expect(decoded.message.header.pointee.revision == 3)
         let items = ProtoRepeated.messages(decoded.message.kvs, count: decoded.message.n_kvs)
         #expect(items.count == 1)
-        #expect(items.first??.pointee.key.bytes == utf8("k"))
-        #expect(items.first??.pointee.value.bytes == utf8("v"))
+        #expect((items.first??.pointee.key).map(ProtoBytes.copy) == utf8("k"))
+        #expect((items.first??.pointee.value).map(ProtoBytes.copy) == utf8("v"))
         #expect(items.first??.pointee.mod_revision == 6)
         #expect(decoded.message.count == 1)
     }
@@ -159,7 +159,7 @@ private func decodes<T>(_ initialize: (UnsafeMutablePointer<T>) -> Void, _ bytes
         }
         #expect(decoded.message.target_union_case == ETCDSERVERPB__COMPARE__TARGET_UNION_VERSION)
         #expect(decoded.message.version == 0)
-        #expect(decoded.message.range_end.bytes == [0])
+        #expect(ProtoBytes.copy(decoded.message.range_end) == [0])
 
         var byValue = Etcdserverpb__Compare()
         etcdserverpb__compare__init(&byValue)
@@ -215,7 +215,7 @@ private func decodes<T>(_ initialize: (UnsafeMutablePointer<T>) -> Void, _ bytes
         }
         #expect(decoded.message.id == 42)
         #expect(decoded.message.request_case == KEELPB__INTERNAL_REQUEST__REQUEST_PUT)
-        #expect(decoded.message.put.pointee.key.bytes == utf8("foo"))
+        #expect(ProtoBytes.copy(decoded.message.put.pointee.key) == utf8("foo"))
         #expect(String(cString: decoded.message.header.pointee.username) == "root")
     }
 }
@@ -236,14 +236,14 @@ private func decodes<T>(_ initialize: (UnsafeMutablePointer<T>) -> Void, _ bytes
         let arena = ProtoArena()
         let empty = arena.binary([UInt8]())
         #expect(empty.len == 0 && empty.data == nil)
-        #expect(empty.bytes == [])
-        #expect(empty.equals([UInt8]()))
+        #expect(ProtoBytes.copy(empty) == [])
+        #expect(ProtoBytes.equals(empty, [UInt8]()))
 
         let source: [UInt8] = [0, 1, 2, 255]
         let copy = arena.binary(source[1...])
-        #expect(copy.bytes == [1, 2, 255])
-        #expect(copy.withUnsafeBytes { $0.count } == 3)
-        #expect(!copy.equals([1, 2]))
+        #expect(ProtoBytes.copy(copy) == [1, 2, 255])
+        #expect(ProtoBytes.withUnsafeBytes(copy) { $0.count } == 3)
+        #expect(!ProtoBytes.equals(copy, [1, 2]))
 
         let name = arena.cString("héllo")
         #expect(String(cString: name) == "héllo")

@@ -1,23 +1,26 @@
 import CProtobufC
 
-/// Reading protobuf-c `bytes` fields from Swift.
-extension ProtobufCBinaryData {
+/// Reading protobuf-c `bytes` fields from Swift. Free functions rather than an extension on
+/// `ProtobufCBinaryData`: the C type is seen through more than one Clang module (CProtobufC and the
+/// generated EtcdProto headers), and an extension is only visible where the same one is imported.
+public enum ProtoBytes {
     /// A copy of the bytes.
-    public var bytes: [UInt8] {
-        guard len > 0, let data else { return [] }
-        return [UInt8](UnsafeBufferPointer(start: data, count: len))
+    @inline(__always)
+    public static func copy(_ field: ProtobufCBinaryData) -> [UInt8] {
+        guard field.len > 0, let data = field.data else { return [] }
+        return [UInt8](UnsafeBufferPointer(start: data, count: field.len))
     }
 
     /// The bytes in place, without copying; valid only inside `body` and while the message
     /// holding them lives.
-    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        guard len > 0, let data else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
-        return try body(UnsafeRawBufferPointer(start: data, count: len))
+    public static func withUnsafeBytes<R>(_ field: ProtobufCBinaryData, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        guard field.len > 0, let data = field.data else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        return try body(UnsafeRawBufferPointer(start: data, count: field.len))
     }
 
     /// Whether the field holds exactly `other`, without copying.
-    public func equals<C: Collection>(_ other: C) -> Bool where C.Element == UInt8 {
-        withUnsafeBytes { $0.elementsEqual(other) }
+    public static func equals<C: Collection>(_ field: ProtobufCBinaryData, _ other: C) -> Bool where C.Element == UInt8 {
+        withUnsafeBytes(field) { $0.elementsEqual(other) }
     }
 }
 
