@@ -1,3 +1,4 @@
+import Atomics
 import Foundation
 import Logging
 import MVCC
@@ -42,7 +43,7 @@ final class WritePipeline: @unchecked Sendable {  // stage state is owned by its
     private var applyThread: Thread?
     private let stopped = DispatchSemaphore(value: 0)
     /// Set once if the WAL fails: the member stops accepting writes (durability can't be promised).
-    private let failure = LockedFlag()
+    private let failure = OnceFlag()
 
     init(wal: WAL, store: MVCCStore, term: UInt64, memberID: UInt64, lastIndex: UInt64, logger: Logger,
          limits: Limits = Limits()) {
@@ -150,10 +151,9 @@ final class WritePipeline: @unchecked Sendable {  // stage state is owned by its
     }
 }
 
-/// A flag set once, read from any thread.
-final class LockedFlag: @unchecked Sendable {  // guarded by `lock`
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    func set() { lock.lock(); value = true; lock.unlock() }
+/// A flag set once, read from any thread on every proposal (so an atomic, not a lock).
+final class OnceFlag: Sendable {
+    private let value = ManagedAtomic(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }

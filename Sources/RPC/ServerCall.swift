@@ -37,13 +37,7 @@ public final class ServerCall: @unchecked Sendable {
     /// Sends one message whose encoding `encode` writes into `size` bytes. The encoding happens on the calling
     /// thread, straight into the outgoing buffer.
     public func send(size: Int, encode: (UnsafeMutableRawBufferPointer) -> Void) {
-        var buffer = ByteBufferAllocator().buffer(capacity: 5 + size)
-        writeMessagePrefix(length: size, into: &buffer)
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
-            encode(UnsafeMutableRawBufferPointer(rebasing: raw.prefix(size)))
-            return size
-        }
-        send(framed: buffer, finishWith: nil)
+        send(framed: Self.frame(size: size, encode: encode), finishWith: nil)
     }
 
     /// Sends an already-encoded message.
@@ -57,13 +51,18 @@ public final class ServerCall: @unchecked Sendable {
 
     /// A unary answer in one hop: the message, then OK.
     public func respond(size: Int, encode: (UnsafeMutableRawBufferPointer) -> Void) {
+        send(framed: Self.frame(size: size, encode: encode), finishWith: .ok)
+    }
+
+    /// One gRPC frame: the prefix, then `encode` writing exactly `size` bytes in place.
+    private static func frame(size: Int, encode: (UnsafeMutableRawBufferPointer) -> Void) -> ByteBuffer {
         var buffer = ByteBufferAllocator().buffer(capacity: 5 + size)
         writeMessagePrefix(length: size, into: &buffer)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
             encode(UnsafeMutableRawBufferPointer(rebasing: raw.prefix(size)))
             return size
         }
-        send(framed: buffer, finishWith: .ok)
+        return buffer
     }
 
     /// Ends the call with `status` (trailers; trailers-only if nothing was sent).
