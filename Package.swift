@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(name: "RaftBench", dependencies: ["Raft"]),
         // Load generator for Keel and etcd alike (gRPC Put/Range over our client).
         .executableTarget(name: "KeelBench", dependencies: [
-            "RPC", "EtcdProto", "CProtobufC", "EtcdServer",
+            "RPC", "Transport", "EtcdProto", "CProtobufC", "EtcdServer",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

@@ -1,0 +1,70 @@
+/// The outcome of a run, printed for people or as one JSON line for scripts.
+struct BenchReport: Sendable {
+    let options: BenchOptions
+    let seconds: Double
+    let histogram: LatencyHistogram
+    let errors: Int
+    let firstError: String?
+
+    var completed: Int { Int(histogram.count) + errors }
+    var requestsPerSecond: Double { seconds > 0 ? Double(histogram.count) / seconds : 0 }
+
+    private func millis(_ micros: UInt64) -> String { format(Double(micros) / 1000, decimals: 3) }
+
+    var text: String {
+        var lines: [String] = []
+        let what = options.operation == .put
+            ? "put: key \(options.keySize) B, value \(options.valueSize) B, key space \(options.keySpace)"
+            : "range (\(options.serializable ? "serializable" : "linearizable")): key \(options.fixedKey?.count ?? options.keySize) B"
+        lines.append(what)
+        lines.append("  \(options.conns) conns, \(options.clients) clients, \(completed) requests in \(format(seconds, decimals: 3)) s")
+        lines.append("  requests/sec  \(format(requestsPerSecond, decimals: 1))")
+        lines.append("  errors        \(errors)\(firstError.map { " (first: \($0))" } ?? "")")
+        lines.append("  latency ms    p50 \(millis(histogram.percentile(0.5)))  p90 \(millis(histogram.percentile(0.9)))"
+                     + "  p99 \(millis(histogram.percentile(0.99)))  max \(millis(histogram.maxMicros))"
+                     + "  mean \(format(histogram.meanMicros / 1000, decimals: 3))")
+        return lines.joined(separator: "\n")
+    }
+
+    var json: String {
+        let fields: [(String, String)] = [
+            ("op", quoted(options.operation.rawValue)),
+            ("consistency", quoted(options.serializable ? "s" : "l")),
+            ("conns", "\(options.conns)"), ("clients", "\(options.clients)"),
+            ("total", "\(completed)"), ("key_size", "\(options.keySize)"), ("val_size", "\(options.valueSize)"),
+            ("seconds", format(seconds, decimals: 4)),
+            ("requests_per_sec", format(requestsPerSecond, decimals: 1)),
+            ("errors", "\(errors)"),
+            ("p50_ms", millis(histogram.percentile(0.5))), ("p90_ms", millis(histogram.percentile(0.9))),
+            ("p99_ms", millis(histogram.percentile(0.99))), ("max_ms", millis(histogram.maxMicros)),
+            ("first_error", firstError.map(quoted) ?? "null"),
+        ]
+        return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+    }
+
+    private func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+/// Fixed-point formatting without Foundation.
+func format(_ value: Double, decimals: Int) -> String {
+    guard value.isFinite else { return "0" }
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let scaled = Int64((abs(value) * scale).rounded())
+    let whole = scaled / Int64(scale)
+    guard decimals > 0 else { return (value < 0 ? "-" : "") + "\(whole)" }
+    var fraction = String(scaled % Int64(scale))
+    fraction = String(repeating: "0", count: decimals - fraction.count) + fraction
+    return (value < 0 ? "-" : "") + "\(whole)." + fraction
+}

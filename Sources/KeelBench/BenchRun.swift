@@ -1,0 +1,118 @@
+import NIOCore
+import NIOPosix
+import Transport
+
+/// One benchmark run: open the connections, place clients on them, spend the request budget,
+/// merge what every event loop measured.
+enum BenchRun {
+    static func run(_ options: BenchOptions) async throws -> BenchReport {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
+        let result: Result<BenchReport, Error>
+        do {
+            result = .success(try await run(options, on: group))
+        } catch {
+            result = .failure(error)
+        }
+        try? await group.shutdownGracefully()
+        return try result.get()
+    }
+
+    private static func run(_ options: BenchOptions, on group: EventLoopGroup) async throws -> BenchReport {
+        let loops = (0..<options.threads).map { _ in group.next() }
+
+        // Connection i lives on loop i % threads and targets endpoint i % endpoints.
+        var channels: [Channel] = []
+        var connections: [HTTP2Connection] = []
+        for index in 0..<options.conns {
+            let loop = loops[index % loops.count]
+            let endpoint = options.endpoints[index % options.endpoints.count]
+            let (channel, connection) = try await connect(host: endpoint.host, port: endpoint.port, on: loop)
+            channels.append(channel)
+            connections.append(connection)
+        }
+        defer { for channel in channels { channel.close(promise: nil) } }  // before the group shuts down
+
+        let template: RequestTemplate = switch options.operation {
+        case .put: .put(keySize: options.keySize, valueSize: options.valueSize, seed: options.seed)
+        case .range: .range(keySize: options.fixedKey?.count ?? options.keySize, serializable: options.serializable)
+        }
+        let endpoint = options.endpoints[0]
+        let headers = HTTP2Headers([
+            (":method", "POST"), (":scheme", "http"), (":path", template.path),
+            (":authority", "\(endpoint.host):\(endpoint.port)"),
+            ("content-type", "application/grpc"), ("te", "trailers"), ("user-agent", "keel-bench"),
+        ])
+
+        // Client j uses connection j % conns; each loop gets the budget share of its clients.
+        let loopCount = loops.count
+        @Sendable func clientLoop(_ client: Int) -> Int { (client % options.conns) % loopCount }
+        var clientsPerLoop = [Int](repeating: 0, count: loops.count)
+        for client in 0..<options.clients { clientsPerLoop[clientLoop(client)] += 1 }
+        var budgets = clientsPerLoop.map { options.total * $0 / options.clients }
+        var leftover = options.total - budgets.reduce(0, +)
+        for index in budgets.indices where leftover > 0 && clientsPerLoop[index] > 0 {
+            budgets[index] += 1
+            leftover -= 1
+        }
+        precondition(leftover == 0 && budgets.reduce(0, +) == options.total, "budget split")
+
+        var workers: [NIOLoopBound<LoopWorker>] = []
+        for (loopIndex, loop) in loops.enumerated() {
+            let budget = budgets[loopIndex]
+            let connections = connections
+            let worker = try await loop.submit {
+                let worker = LoopWorker(eventLoop: loop, budget: budget)
+                for client in 0..<options.clients where clientLoop(client) == loopIndex {
+                    let keyChoice: BenchClient.KeyChoice =
+                        options.fixedKey != nil ? .fixed
+                        : options.sequentialKeys ? .sequential(keySpace: options.keySpace)
+                        : .random(keySpace: options.keySpace)
+                    worker.add(BenchClient(
+                        worker: worker, connection: connections[client % options.conns], headers: headers,
+                        template: template, fixedKey: options.fixedKey, keyChoice: keyChoice,
+                        seed: options.seed &+ UInt64(client) &* 0x9E37_79B9,
+                        // Sequential keys: interleave clients so together they walk the key space.
+                        firstSequence: client * max(1, options.total / options.clients)))
+                }
+                return NIOLoopBound(worker, eventLoop: loop)
+            }.get()
+            workers.append(worker)
+        }
+
+        let startedAt = NIODeadline.now().uptimeNanoseconds
+        var futures: [EventLoopFuture<WorkerResult>] = []
+        for worker in workers {
+            futures.append(try await worker.eventLoop.submit {
+                worker.value.start()
+                return worker.value.result
+            }.get())
+        }
+        var histogram = LatencyHistogram()
+        var errors = 0
+        var firstError: String?
+        var finishedAt = startedAt
+        for future in futures {
+            let result = try await future.get()
+            histogram.merge(result.histogram)
+            errors += result.errors
+            if firstError == nil { firstError = result.firstError }
+            finishedAt = max(finishedAt, result.finishedAtNanos)
+        }
+        // Keep the workers (and their clients) alive until every result is in.
+        withExtendedLifetime(workers) {}
+        return BenchReport(options: options, seconds: Double(finishedAt - startedAt) / 1e9,
+                           histogram: histogram, errors: errors, firstError: firstError)
+    }
+
+    private static func connect(host: String, port: Int, on loop: EventLoop) async throws -> (Channel, HTTP2Connection) {
+        let connection = HTTP2ClientSetup.makeConnection(eventLoop: loop)
+        let channel = try await ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try HTTP2ClientSetup.install(connection, on: channel) }
+            }
+            .connect(host: host, port: port).get()
+        return (channel, connection)
+    }
+}
