@@ -47,7 +47,8 @@ public final class KeelServer: Sendable {
         }
         try layout.create()
         let identity = try openWAL(layout: layout, config: config, logger: logger)
-        var (wal, replay) = (identity.wal, identity.replay)
+        let wal = identity.wal
+        var replay = identity.replay
         logger.info("opened WAL", metadata: ["dir": "\(layout.walDir)", "entries": "\(replay.entries.count)"])
         if let repair = replay.repair {
             logger.warning("WAL had a torn tail (unacknowledged writes); truncated",
@@ -55,7 +56,7 @@ public final class KeelServer: Sendable {
         }
 
         let backend = try Backend(config: BackendConfig(directory: layout.backendDir,
-                                                        quotaBytes: config.effectiveQuotaBackendBytes ?? Int64.max / 4))
+                                                        quotaBytes: config.effectiveQuotaBackendBytes ?? unlimitedQuotaBytes))
         let store = try MVCCStore(backend: backend)
         let lastIndex = replay.entries.last?.index ?? replay.snapshot?.index ?? 0
         if store.consistentIndex > lastIndex {
@@ -63,14 +64,13 @@ public final class KeelServer: Sendable {
                 + "\(lastIndex)); the WAL in \(layout.walDir) is missing data — refusing to serve")
         }
         try replayEntries(replay.entries, into: store, logger: logger)
-        replay.entries = []
+        replay.entries = []  // replayed: free them before serving
 
         // Each start is a new term, as a single member's election makes it in etcd.
         let term = (replay.hardState?.term ?? 1) + 1
         try wal.save(entries: [], hardState: WALHardState(term: term, vote: identity.memberID, commit: lastIndex))
         let pipeline = WritePipeline(wal: wal, store: store, term: term, memberID: identity.memberID,
                                      lastIndex: lastIndex, logger: logger)
-        wal = identity.wal
         pipeline.start()
 
         let members = [ServerContext.Member(
@@ -177,6 +177,10 @@ public final class KeelServer: Sendable {
         if replayed > 0 { logger.info("replayed WAL entries into the backend", metadata: ["count": "\(replayed)"]) }
     }
 }
+
+/// A negative --quota-backend-bytes disables etcd's quota. LMDB still needs a map size (reserved address
+/// space, twice the quota), so "unlimited" is a large explicit bound rather than Int64.max.
+let unlimitedQuotaBytes: Int64 = 1 << 40
 
 /// Where things live under --data-dir, etcd's layout: member/wal and member/snap.
 struct DataLayout {
