@@ -13,6 +13,8 @@ struct TreeIndex: Sendable {
 
     /// Non-empty, each sorted, and all keys of chunk c precede all keys of chunk c+1.
     private var chunks: [[KeyIndex]] = []
+    /// `lastKeys[c]` is the last key of `chunks[c]`: the outer search reads only this array.
+    private var lastKeys: [[UInt8]] = []
     private(set) var keyCount = 0
 
     /// A position in key order; `chunk == chunks.count` is the end.
@@ -23,21 +25,26 @@ struct TreeIndex: Sendable {
 
     /// The first position whose key is ≥ `key`.
     private func lowerBound(_ key: [UInt8]) -> Position {
-        var lo = 0
-        var hi = chunks.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if keyLess(chunks[mid][chunks[mid].count - 1].key, key) { lo = mid + 1 } else { hi = mid }
+        let lo = lastKeys.withUnsafeBufferPointer { last in
+            var lo = 0
+            var hi = last.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if keyLess(last[mid], key) { lo = mid + 1 } else { hi = mid }
+            }
+            return lo
         }
         guard lo < chunks.count else { return Position(chunk: lo, slot: 0) }
-        let chunk = chunks[lo]
-        var a = 0
-        var b = chunk.count
-        while a < b {
-            let mid = (a + b) / 2
-            if keyLess(chunk[mid].key, key) { a = mid + 1 } else { b = mid }
+        let slot = chunks[lo].withUnsafeBufferPointer { chunk in
+            var a = 0
+            var b = chunk.count
+            while a < b {
+                let mid = (a + b) / 2
+                if keyLess(chunk[mid].key, key) { a = mid + 1 } else { b = mid }
+            }
+            return a
         }
-        return Position(chunk: lo, slot: a)
+        return Position(chunk: lo, slot: slot)
     }
 
     private func find(_ key: [UInt8]) -> Position? {
@@ -77,16 +84,20 @@ struct TreeIndex: Sendable {
         keyCount += 1
         if chunks.isEmpty {
             chunks.append([create()])
+            lastKeys.append(key)
             return
         }
         if p.chunk == chunks.count {  // after every key: the end of the last chunk
             p = Position(chunk: chunks.count - 1, slot: chunks[chunks.count - 1].count)
         }
         chunks[p.chunk].insert(create(), at: p.slot)
+        if p.slot == chunks[p.chunk].count - 1 { lastKeys[p.chunk] = key }
         if chunks[p.chunk].count > Self.maxChunk {
             let upper = Array(chunks[p.chunk][(Self.maxChunk / 2)...])
             chunks[p.chunk].removeLast(upper.count)
             chunks.insert(upper, at: p.chunk + 1)
+            lastKeys[p.chunk] = chunks[p.chunk][chunks[p.chunk].count - 1].key
+            lastKeys.insert(upper[upper.count - 1].key, at: p.chunk + 1)
         }
     }
 
@@ -170,6 +181,7 @@ struct TreeIndex: Sendable {
             if !kept.isEmpty { rebuilt.append(kept) }
         }
         chunks = rebuilt
+        lastKeys = rebuilt.map { $0[$0.count - 1].key }
         keyCount = count
         return keep
     }
@@ -178,8 +190,10 @@ struct TreeIndex: Sendable {
     var allKeys: [[UInt8]] {
         var out: [[UInt8]] = []
         out.reserveCapacity(keyCount)
-        for chunk in chunks {
+        precondition(lastKeys.count == chunks.count, "one last key per chunk")
+        for (c, chunk) in chunks.enumerated() {
             precondition(!chunk.isEmpty && chunk.count <= Self.maxChunk, "chunk bounds")
+            precondition(lastKeys[c] == chunk[chunk.count - 1].key, "cached last key")
             for entry in chunk { out.append(entry.key) }
         }
         return out
