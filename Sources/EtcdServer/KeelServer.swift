@@ -86,6 +86,7 @@ public final class KeelServer: Sendable {
         var grpc = GRPCServer(limits: GRPCServerLimits(maxReceiveMessageBytes: Int(config.maxRequestBytes) + 512 * 1024))
         KVService(context: context).register(into: &grpc)
         ClusterServices(context: context).register(into: &grpc)
+        AlarmService(context: context).register(into: &grpc)
         var transportConfig = TransportConfiguration(grpc: grpc, http: HTTPEndpoints(context: context))
         transportConfig.http2.maxConcurrentStreams = config.maxConcurrentStreams
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
