@@ -33,6 +33,7 @@ public final class ServerCall: @unchecked Sendable {
     }
 
     static let responseHeaders = HTTP2Headers([(":status", "200"), ("content-type", "application/grpc")])
+    static let okTrailers = HTTP2Headers([("grpc-status", "0")])
 
     /// Sends one message whose encoding `encode` writes into `size` bytes. The encoding happens on the calling
     /// thread, straight into the outgoing buffer.
@@ -93,8 +94,13 @@ public final class ServerCall: @unchecked Sendable {
         isFinished = true
         deadlineTask?.cancel()
         deadlineTask = nil
-        var trailers = HTTP2Headers([("grpc-status", String(status.code.rawValue))])
-        if !status.message.isEmpty { trailers.append("grpc-message", PercentEncoding.encode(status.message)) }
+        var trailers: HTTP2Headers
+        if status == .ok {
+            trailers = Self.okTrailers
+        } else {
+            trailers = HTTP2Headers([("grpc-status", String(status.code.rawValue))])
+            if !status.message.isEmpty { trailers.append("grpc-message", PercentEncoding.encode(status.message)) }
+        }
         if headersSent {
             stream.finish(trailers: trailers)
         } else {

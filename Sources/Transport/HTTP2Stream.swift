@@ -29,44 +29,46 @@ public final class HTTP2Stream: @unchecked Sendable {
         self.outbound = ByteBuffer()
     }
 
-    /// Runs `body` on the event loop: inline when already there.
-    @inline(__always)
-    func onLoop(_ body: @escaping @Sendable () -> Void) {
-        if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
-    }
+    // Every public method runs inline when called on the loop (the common case: the gRPC layer answers
+    // from the loop) and only builds a closure to hop there otherwise.
 
     // MARK: Server side
 
     /// Sends response headers; the body (if any) follows through `write` and ends with `finish`.
     public func sendResponseHeaders(_ headers: HTTP2Headers, endStream: Bool = false) {
-        onLoop { self.connection?.submitResponse(self, headers: headers, endStream: endStream) }
+        guard eventLoop.inEventLoop else {
+            return eventLoop.execute { self.sendResponseHeaders(headers, endStream: endStream) }
+        }
+        connection?.submitResponse(self, headers: headers, endStream: endStream)
     }
 
     // MARK: Both sides
 
     /// Queues body bytes.
     public func write(_ bytes: ByteBuffer) {
-        onLoop { self.connection?.enqueue(self, bytes: bytes) }
+        guard eventLoop.inEventLoop else { return eventLoop.execute { self.write(bytes) } }
+        connection?.enqueue(self, bytes: bytes)
     }
 
     /// Queues body bytes given by a closure that writes into the stream's buffer (no intermediate copy).
     public func write(reservingCapacity: Int, _ fill: @escaping @Sendable (inout ByteBuffer) -> Void) {
-        onLoop {
-            guard let connection = self.connection, !self.isClosed, !self.outboundEnded else { return }
-            self.outbound.reserveCapacity(minimumWritableBytes: reservingCapacity)
-            fill(&self.outbound)
-            connection.resume(self)
-        }
+        guard eventLoop.inEventLoop else { return eventLoop.execute { self.write(reservingCapacity: reservingCapacity, fill) } }
+        guard let connection, !isClosed, !outboundEnded else { return }
+        outbound.reserveCapacity(minimumWritableBytes: reservingCapacity)
+        fill(&outbound)
+        connection.resume(self)
     }
 
     /// Ends our side once queued bytes are sent; with `trailers` they follow the last DATA frame.
     public func finish(trailers: HTTP2Headers? = nil) {
-        onLoop { self.connection?.finish(self, trailers: trailers) }
+        guard eventLoop.inEventLoop else { return eventLoop.execute { self.finish(trailers: trailers) } }
+        connection?.finish(self, trailers: trailers)
     }
 
     /// Aborts the stream with RST_STREAM.
     public func reset(errorCode: UInt32 = NGHTTP2_CANCEL.rawValue) {
-        onLoop { self.connection?.reset(self, errorCode: errorCode) }
+        guard eventLoop.inEventLoop else { return eventLoop.execute { self.reset(errorCode: errorCode) } }
+        connection?.reset(self, errorCode: errorCode)
     }
 
     func markClosed() {
