@@ -43,19 +43,22 @@ struct AlarmService: Sendable {
             default:
                 throw EtcdServerError(.invalidArgument, "etcdserver: unknown alarm action")
             }
-            let builder = ResponseBuilder()
-            let m = builder.arena.message(etcdserverpb__alarm_response__init)
-            m.pointee.header = builder.header(context.header(revision: context.store.currentRevision))
-            if reported {
-                let list = builder.arena.pointerArray(of: Etcdserverpb__AlarmMember.self, count: 1)
-                let entry = builder.arena.message(etcdserverpb__alarm_member__init)
-                entry.pointee.memberid = context.memberID
-                entry.pointee.alarm = ETCDSERVERPB__ALARM_TYPE__NOSPACE
-                list[0] = entry
-                m.pointee.n_alarms = 1
-                m.pointee.alarms = list
+            let memberID = context.memberID
+            let header = context.header(revision: context.store.currentRevision)
+            call.respond { builder in
+                let m = builder.arena.message(etcdserverpb__alarm_response__init)
+                m.pointee.header = builder.header(header)
+                if reported {
+                    let list = builder.arena.pointerArray(of: Etcdserverpb__AlarmMember.self, count: 1)
+                    let entry = builder.arena.message(etcdserverpb__alarm_member__init)
+                    entry.pointee.memberid = memberID
+                    entry.pointee.alarm = ETCDSERVERPB__ALARM_TYPE__NOSPACE
+                    list[0] = entry
+                    m.pointee.n_alarms = 1
+                    m.pointee.alarms = list
+                }
+                return m
             }
-            call.respond(m)
         } catch {
             call.fail(error)
         }

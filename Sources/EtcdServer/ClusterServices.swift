@@ -15,7 +15,10 @@ struct ClusterServices: Sendable {
     }
 
     func status(_ call: ServerCall) {
-        let builder = ResponseBuilder()
+        call.respond { builder in statusResponse(builder) }
+    }
+
+    private func statusResponse(_ builder: ResponseBuilder) -> UnsafeMutablePointer<Etcdserverpb__StatusResponse> {
         let arena = builder.arena
         let m = arena.message(etcdserverpb__status_response__init)
         let revision = context.store.currentRevision
@@ -35,11 +38,14 @@ struct ClusterServices: Sendable {
             m.pointee.n_errors = 1
             m.pointee.errors = errors
         }
-        call.respond(m)
+        return m
     }
 
     func memberList(_ call: ServerCall) {
-        let builder = ResponseBuilder()
+        call.respond { builder in memberListResponse(builder) }
+    }
+
+    private func memberListResponse(_ builder: ResponseBuilder) -> UnsafeMutablePointer<Etcdserverpb__MemberListResponse> {
         let arena = builder.arena
         let m = arena.message(etcdserverpb__member_list_response__init)
         m.pointee.header = builder.header(context.header(revision: context.store.currentRevision))
@@ -54,7 +60,7 @@ struct ClusterServices: Sendable {
         }
         m.pointee.n_members = context.members.count
         m.pointee.members = list
-        call.respond(m)
+        return m
     }
 
     private func strings(_ values: [String], _ arena: ProtoArena) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) {

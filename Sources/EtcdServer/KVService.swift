@@ -4,8 +4,7 @@ import NIOCore
 import RPC
 
 /// etcdserverpb.KV: reads are served from the MVCC store on the event loop; every mutation goes through
-/// the write pipeline and is answered once durable and applied. Txns go through the pipeline even when they
-/// only read (etcd serves those locally; correct either way, a local path is a later optimisation).
+/// the write pipeline and is answered once durable and applied; read-only Txns are served locally, like etcd's.
 struct KVService: Sendable {
     let context: ServerContext
 
@@ -29,8 +28,7 @@ struct KVService: Sendable {
             try check { () throws(EtcdError) in try RequestValidation.check(r) }
             let result: RangeResponse
             do { result = try context.store.range(r) } catch { throw EtcdServerError(error) }
-            let builder = ResponseBuilder()
-            call.respond(builder.range(result, context.header(revision: result.revision)))
+            call.respond { $0.range(result, context.header(revision: result.revision)) }
         } catch {
             call.fail(error)
         }
@@ -74,16 +72,22 @@ struct KVService: Sendable {
     }
 
     /// Decode + validate on the event loop, then propose; the answer is encoded back on the event loop.
+    /// A read-only Txn (etcd's isTxnReadonly) is answered from the store right here, as etcd does.
     private func propose(_ call: ServerCall, _ request: ByteBuffer, field: InternalRequestCodec.Field,
                          decode: (UnsafeRawBufferPointer) throws(EtcdServerError) -> WriteOp) {
         let context = self.context
         do throws(EtcdServerError) {
-            let (op, data) = try withBytes(request) { raw throws(EtcdServerError) in
-                let op = try decode(raw)
-                let data = InternalRequestCodec.encode(id: context.nextRequestID(), field: field, request: raw)
-                if data.count > context.limits.maxRequestBytes { throw EtcdServerError.requestTooLarge }
-                return (op, data)
+            let op = try withBytes(request) { raw throws(EtcdServerError) in try decode(raw) }
+            if case .txn(let t) = op, t.isReadOnly {
+                let result: TxnResponse.WithRevision
+                do { result = try context.store.readOnlyTxn(t) } catch { throw EtcdServerError(error) }
+                call.respond { $0.txn(result.response, context.header(revision: result.revision)) }
+                return
             }
+            let data = request.withUnsafeReadableBytes { raw in
+                InternalRequestCodec.encode(id: context.nextRequestID(), field: field, request: raw)
+            }
+            if data.count > context.limits.maxRequestBytes { throw EtcdServerError.requestTooLarge }
             if let error = context.pipeline.propose(op, data: data, done: { result in
                 call.eventLoop.execute { Self.answer(call, result, context: context) }
             }) {
@@ -102,12 +106,11 @@ struct KVService: Sendable {
             call.fail(EtcdServerError(.internal, "etcdserver: request was already applied"))
         case .applied(let response):
             let header = context.header(revision: result.revision)
-            let builder = ResponseBuilder()
             switch response {
-            case .put(let r): call.respond(builder.put(r, header))
-            case .deleteRange(let r): call.respond(builder.deleteRange(r, header))
-            case .txn(let r): call.respond(builder.txn(r, header))
-            case .compact: call.respond(builder.compaction(header))
+            case .put(let r): call.respond { $0.put(r, header) }
+            case .deleteRange(let r): call.respond { $0.deleteRange(r, header) }
+            case .txn(let r): call.respond { $0.txn(r, header) }
+            case .compact: call.respond { $0.compaction(header) }
             case .deleteKeys, .noop: call.finish(.ok)
             }
         }

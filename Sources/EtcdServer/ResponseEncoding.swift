@@ -116,13 +116,19 @@ struct ResponseBuilder {
 }
 
 extension ServerCall {
-    /// Packs `message` straight into the response frame and ends the call with OK.
-    func respond<M>(_ message: UnsafeMutablePointer<M>) {
-        let base = UnsafeMutableRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self)
-        let size = protobuf_c_message_get_packed_size(base)
-        respond(size: size) { out in
-            let written = protobuf_c_message_pack(base, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
-            precondition(written == size, "protobuf-c packed a different size than it measured")
+    /// Builds a response in a fresh arena and packs it straight into the frame, then ends the call with OK.
+    /// The arena must outlive the pack: Swift may release a value right after its last use, so the builder
+    /// is only reachable inside `build` and held alive across packing here.
+    func respond<M>(_ build: (ResponseBuilder) -> UnsafeMutablePointer<M>) {
+        let builder = ResponseBuilder()
+        withExtendedLifetime(builder.arena) {
+            let message = build(builder)
+            let base = UnsafeMutableRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self)
+            let size = protobuf_c_message_get_packed_size(base)
+            respond(size: size) { out in
+                let written = protobuf_c_message_pack(base, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                precondition(written == size, "protobuf-c packed a different size than it measured")
+            }
         }
     }
 

@@ -103,6 +103,24 @@ public final class MVCCStore: Sendable {
         return plan.finish(kvs: kvs, count: found.count, revision: curRev)
     }
 
+    /// A read-only Txn (`TxnRequest.isReadOnly`) served from a read snapshot, as etcd serves it: no log
+    /// entry, no new revision. Runs under the read lock for one consistent view of index and backend.
+    public func readOnlyTxn(_ t: TxnRequest) throws(EtcdError) -> TxnResponse.WithRevision {
+        do {
+            return try state.withReadLock { s throws -> TxnResponse.WithRevision in
+                let snapshot = try backend.beginRead()
+                defer { snapshot.end() }
+                let reader = TxnWriter(beginRev: s.publishedRevision, carryPrevKV: false)
+                let response = try reader.readOnlyTxn(t, index: s.index, tx: snapshot, compacted: s.compactedRevision)
+                return TxnResponse.WithRevision(response: response, revision: s.publishedRevision)
+            }
+        } catch let e as EtcdError {
+            throw e
+        } catch {
+            throw EtcdError.backendFailure("\(error)")
+        }
+    }
+
     /// Validates a requested read revision (etcd's rangeKeys checks); 0 or negative means current.
     static func resolve(_ requested: Int64, current: Int64, compacted: Int64) throws(EtcdError) -> Int64 {
         if requested > current { throw EtcdError.futureRevision }

@@ -159,6 +159,12 @@ public struct TxnRequest: Sendable, Equatable {
 }
 
 public struct TxnResponse: Sendable, Equatable {
+    /// A read-only txn's answer and the revision it read at (the header revision).
+    public struct WithRevision: Sendable, Equatable {
+        public var response: TxnResponse
+        public var revision: Int64
+    }
+
     public var succeeded: Bool
     public var responses: [ResponseOp]
     public init(succeeded: Bool = false, responses: [ResponseOp] = []) {

@@ -16,7 +16,35 @@ extension TxnWriter {
         return try execute(t, path: path, cursor: &cursor, index: &index, tx: &tx, compacted: compacted)
     }
 
-    private func decidePath(_ t: TxnRequest, index: TreeIndex, tx: WriteTx, into path: inout [Bool]) throws {
+    /// A txn whose branches only read (etcd's isTxnReadonly): the same compare, check and range rules,
+    /// over a read snapshot, writing nothing.
+    func readOnlyTxn(_ t: TxnRequest, index: TreeIndex, tx: some BackendReading, compacted: Int64) throws -> TxnResponse {
+        precondition(t.isReadOnly, "readOnlyTxn needs a txn without writes")
+        var path: [Bool] = []
+        try decidePath(t, index: index, tx: tx, into: &path)
+        var cursor = 0
+        try checkOps(t, path: path, cursor: &cursor, index: index, tx: tx, compacted: compacted, leases: NoLeases())
+        cursor = 0
+        return try readOnlyExecute(t, path: path, cursor: &cursor, index: index, tx: tx, compacted: compacted)
+    }
+
+    private func readOnlyExecute(_ t: TxnRequest, path: [Bool], cursor: inout Int, index: TreeIndex,
+                                 tx: some BackendReading, compacted: Int64) throws -> TxnResponse {
+        let succeeded = path[cursor]
+        cursor += 1
+        var responses: [ResponseOp] = []
+        for op in succeeded ? t.success : t.failure {
+            switch op {
+            case .range(let r):
+                responses.append(.range(try range(r, index: index, tx: tx, compacted: compacted)))
+            case .put, .deleteRange, .txn, .none:
+                preconditionFailure("checked by isReadOnly")
+            }
+        }
+        return TxnResponse(succeeded: succeeded, responses: responses)
+    }
+
+    private func decidePath(_ t: TxnRequest, index: TreeIndex, tx: some BackendReading, into path: inout [Bool]) throws {
         var ok = true
         for c in t.compare where !(try evaluate(c, index: index, tx: tx)) {
             ok = false
@@ -30,7 +58,7 @@ extension TxnWriter {
 
     /// etcd's applyCompare: every key in the range must satisfy it; with no key, VALUE compares
     /// fail and the others compare against a zero KeyValue.
-    func evaluate(_ c: Compare, index: TreeIndex, tx: WriteTx) throws -> Bool {
+    func evaluate(_ c: Compare, index: TreeIndex, tx: some BackendReading) throws -> Bool {
         let found = index.revisions(KeySpan(key: c.key, rangeEnd: c.rangeEnd), at: readRevision, limit: 0)
         if found.revisions.isEmpty {
             if c.target == .value { return false }
@@ -64,7 +92,7 @@ extension TxnWriter {
     private static func three(_ a: Int64, _ b: Int64) -> Int { a < b ? -1 : (a > b ? 1 : 0) }
 
     /// etcd's checkRequests with checkRequestPut and checkRequestRange over the chosen branches.
-    private func checkOps(_ t: TxnRequest, path: [Bool], cursor: inout Int, index: TreeIndex, tx: WriteTx,
+    private func checkOps(_ t: TxnRequest, path: [Bool], cursor: inout Int, index: TreeIndex, tx: some BackendReading,
                           compacted: Int64, leases: any LeaseChecker) throws {
         let ops = path[cursor] ? t.success : t.failure
         cursor += 1
@@ -115,6 +143,15 @@ extension TxnWriter {
 }
 
 extension TxnRequest {
+    /// etcd's isTxnReadonly: every op of both branches is a Range. A nested txn or an empty op does not
+    /// count as read-only there (it goes through the log), and neither does it here.
+    public var isReadOnly: Bool {
+        func onlyRanges(_ ops: [RequestOp]) -> Bool {
+            ops.allSatisfy { if case .range = $0 { return true } else { return false } }
+        }
+        return onlyRanges(success) && onlyRanges(failure)
+    }
+
     /// Bytes a txn would add if every put in either branch ran (etcd's quota cost is similar):
     /// 0 means the txn cannot grow the database and is allowed under a NOSPACE alarm.
     var putCost: Int64 {

@@ -19,7 +19,7 @@ struct TxnWriter {
     /// The revision to report: bumped only if something changed.
     var resultRevision: Int64 { changes > 0 ? beginRev + 1 : beginRev }
 
-    func range(_ r: RangeRequest, index: TreeIndex, tx: WriteTx, compacted: Int64) throws(EtcdError) -> RangeResponse {
+    func range(_ r: RangeRequest, index: TreeIndex, tx: some BackendReading, compacted: Int64) throws(EtcdError) -> RangeResponse {
         let cur = readRevision
         let rev = try MVCCStore.resolve(r.revision, current: cur, compacted: compacted)
         let plan = RangePlan(r)
