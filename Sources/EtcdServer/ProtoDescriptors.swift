@@ -9,8 +9,6 @@ struct Descriptors: @unchecked Sendable {  // immutable pointers to static C dat
     let deleteRangeRequest = ProtoCodec.descriptor(of: etcdserverpb__delete_range_request__init)
     let txnRequest = ProtoCodec.descriptor(of: etcdserverpb__txn_request__init)
     let compactionRequest = ProtoCodec.descriptor(of: etcdserverpb__compaction_request__init)
-    let statusRequest = ProtoCodec.descriptor(of: etcdserverpb__status_request__init)
-    let memberListRequest = ProtoCodec.descriptor(of: etcdserverpb__member_list_request__init)
     let alarmRequest = ProtoCodec.descriptor(of: etcdserverpb__alarm_request__init)
     let internalRequest = ProtoCodec.descriptor(of: keelpb__internal_request__init)
 

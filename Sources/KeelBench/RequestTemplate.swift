@@ -1,5 +1,3 @@
-import CProtobufC
-import EtcdProto
 import EtcdServer
 import NIOCore
 
@@ -19,27 +17,13 @@ struct RequestTemplate: Sendable {
         // Random value bytes like etcd's benchmark; the same value for every request.
         var random = SplitMix64(seed: seed ^ 0x5eed)
         let value = (0..<valueSize).map { _ in UInt8(truncatingIfNeeded: random.next()) }
-        var request = Etcdserverpb__PutRequest()
-        etcdserverpb__put_request__init(&request)
-        let packed: [UInt8] = placeholder.withUnsafeBufferPointer { key in
-            value.withUnsafeBufferPointer { value in
-                request.key = ProtobufCBinaryData(len: key.count, data: UnsafeMutablePointer(mutating: key.baseAddress))
-                request.value = ProtobufCBinaryData(len: value.count, data: UnsafeMutablePointer(mutating: value.baseAddress))
-                return ProtoCodec.packed(&request)
-            }
-        }
+        let packed = RequestPacking.put(key: placeholder, value: value)
         return RequestTemplate(path: "/etcdserverpb.KV/Put", packed: packed, placeholder: placeholder)
     }
 
     static func range(keySize: Int, serializable: Bool) -> RequestTemplate {
         let placeholder = [UInt8](repeating: UInt8(ascii: "0"), count: keySize)
-        var request = Etcdserverpb__RangeRequest()
-        etcdserverpb__range_request__init(&request)
-        request.serializable = serializable ? 1 : 0
-        let packed: [UInt8] = placeholder.withUnsafeBufferPointer { key in
-            request.key = ProtobufCBinaryData(len: key.count, data: UnsafeMutablePointer(mutating: key.baseAddress))
-            return ProtoCodec.packed(&request)
-        }
+        let packed = RequestPacking.range(key: placeholder, serializable: serializable)
         return RequestTemplate(path: "/etcdserverpb.KV/Range", packed: packed, placeholder: placeholder)
     }
 

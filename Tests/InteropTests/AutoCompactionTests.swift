@@ -8,13 +8,9 @@ import Testing
 @Suite struct AutoCompactionTests {
     @Test func periodicRetentionCompactsOldRevisions() throws {
         let scratch = try ScratchDirectory(label: "autocompact")
-        let ports = try ServerPorts.pick()
-        let dataDir = scratch.child("data")
-        let server = try ServerProcess(
-            kind: .keel, ports: ports, dataDir: dataDir,
-            arguments: ServerProcess.standardFlags(dataDir: dataDir, ports: ports)
-                + ["--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1s"],
-            environment: CommandRunner.cleanEnvironment())
+        let server = try ServerProcess.start(
+            .keel, dataDir: scratch.child("data"),
+            extraFlags: ["--auto-compaction-mode", "periodic", "--auto-compaction-retention", "1s"])
         defer { _ = server.stop() }
         let etcdctl = Etcdctl(server)
         _ = try etcdctl.succeed(["put", "k", "v1"])  // revision 2

@@ -20,15 +20,7 @@ struct DurabilityClient: Sendable {
 
     /// Puts `key` = `value`; returns the revision in the response header (the put's revision).
     func put(_ key: [UInt8], _ value: [UInt8]) async throws -> Int64 {
-        var request = Etcdserverpb__PutRequest()
-        etcdserverpb__put_request__init(&request)
-        let bytes: [UInt8] = key.withUnsafeBufferPointer { key in
-            value.withUnsafeBufferPointer { value in
-                request.key = ProtobufCBinaryData(len: key.count, data: UnsafeMutablePointer(mutating: key.baseAddress))
-                request.value = ProtobufCBinaryData(len: value.count, data: UnsafeMutablePointer(mutating: value.baseAddress))
-                return ProtoCodec.packed(&request)
-            }
-        }
+        let bytes = RequestPacking.put(key: key, value: value)
         let reply = try await connection.unary("/etcdserverpb.KV/Put", bytes, timeout: Self.callTimeout)
         let revision = reply.withUnsafeReadableBytes { raw -> Int64? in
             guard let response = UnpackedMessage(etcdserverpb__put_response__init, bytes: raw) else { return nil }
@@ -45,15 +37,7 @@ struct DurabilityClient: Sendable {
 
     /// Every key in [start, end) with its value and mod revision (linearizable read).
     func range(from start: [UInt8], to end: [UInt8]) async throws -> [[UInt8]: StoredKey] {
-        var request = Etcdserverpb__RangeRequest()
-        etcdserverpb__range_request__init(&request)
-        let bytes: [UInt8] = start.withUnsafeBufferPointer { start in
-            end.withUnsafeBufferPointer { end in
-                request.key = ProtobufCBinaryData(len: start.count, data: UnsafeMutablePointer(mutating: start.baseAddress))
-                request.range_end = ProtobufCBinaryData(len: end.count, data: UnsafeMutablePointer(mutating: end.baseAddress))
-                return ProtoCodec.packed(&request)
-            }
-        }
+        let bytes = RequestPacking.range(key: start, rangeEnd: end)
         let reply = try await connection.unary("/etcdserverpb.KV/Range", bytes, timeout: Self.callTimeout)
         let decoded = reply.withUnsafeReadableBytes { raw -> [[UInt8]: StoredKey]? in
             guard let response = UnpackedMessage(etcdserverpb__range_response__init, bytes: raw) else { return nil }
@@ -61,7 +45,7 @@ struct DurabilityClient: Sendable {
                 var found: [[UInt8]: StoredKey] = [:]
                 for kv in ProtoRepeated.messages(message.pointee.kvs, count: message.pointee.n_kvs) {
                     let kv = kv!.pointee
-                    found[copied(kv.key)] = StoredKey(value: copied(kv.value), modRevision: kv.mod_revision)
+                    found[ProtoBytes.copy(kv.key)] = StoredKey(value: ProtoBytes.copy(kv.value), modRevision: kv.mod_revision)
                 }
                 return found
             }
@@ -69,12 +53,6 @@ struct DurabilityClient: Sendable {
         guard let decoded else { throw DurabilityFailure("Range reply does not decode") }
         return decoded
     }
-}
-
-/// A copy of a protobuf-c `bytes` field (valid while its message lives).
-private func copied(_ data: ProtobufCBinaryData) -> [UInt8] {
-    guard data.len > 0, let bytes = data.data else { return [] }
-    return [UInt8](UnsafeBufferPointer(start: bytes, count: data.len))
 }
 
 struct DurabilityFailure: Error, CustomStringConvertible {

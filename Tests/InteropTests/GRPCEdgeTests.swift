@@ -12,17 +12,7 @@ import Testing
 /// server must still answer.
 @Suite struct GRPCEdgeTests {
     static func putRequest(key: String, valueBytes: Int) -> [UInt8] {
-        var request = Etcdserverpb__PutRequest()
-        etcdserverpb__put_request__init(&request)
-        let key = Array(key.utf8)
-        let value = [UInt8](repeating: 0x61, count: valueBytes)
-        return key.withUnsafeBufferPointer { k in
-            value.withUnsafeBufferPointer { v in
-                request.key = ProtobufCBinaryData(len: k.count, data: UnsafeMutablePointer(mutating: k.baseAddress))
-                request.value = ProtobufCBinaryData(len: v.count, data: UnsafeMutablePointer(mutating: v.baseAddress))
-                return ProtoCodec.packed(&request)
-            }
-        }
+        RequestPacking.put(key: Array(key.utf8), value: [UInt8](repeating: 0x61, count: valueBytes))
     }
 
     static func withKeel(_ body: (ServerProcess, GRPCClientConnection) async throws -> Void) async throws {

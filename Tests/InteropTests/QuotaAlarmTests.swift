@@ -7,12 +7,8 @@ import Testing
 @Suite struct QuotaAlarmTests {
     @Test func noSpaceAlarmFlow() throws {
         let scratch = try ScratchDirectory(label: "quota")
-        let ports = try ServerPorts.pick()
-        let dataDir = scratch.child("data")
-        let server = try ServerProcess(
-            kind: .keel, ports: ports, dataDir: dataDir,
-            arguments: ServerProcess.standardFlags(dataDir: dataDir, ports: ports) + ["--quota-backend-bytes", "300000"],
-            environment: CommandRunner.cleanEnvironment())
+        let server = try ServerProcess.start(
+            .keel, dataDir: scratch.child("data"), extraFlags: ["--quota-backend-bytes", "300000"])
         defer { _ = server.stop() }
         let etcdctl = Etcdctl(server)
         let value = String(repeating: "x", count: 20_000)

@@ -36,12 +36,13 @@ final class ServerProcess {
         ]
     }
 
-    /// Starts `kind` with the standard flags and waits until it serves.
-    static func start(_ kind: ServerKind, dataDir: String, ports: ServerPorts? = nil) throws -> ServerProcess {
+    /// Starts `kind` with the standard flags (plus `extraFlags`) and waits until it serves.
+    static func start(_ kind: ServerKind, dataDir: String, ports: ServerPorts? = nil,
+                      extraFlags: [String] = []) throws -> ServerProcess {
         let ports = try ports ?? ServerPorts.pick()
         return try ServerProcess(
             kind: kind, ports: ports, dataDir: dataDir,
-            arguments: standardFlags(dataDir: dataDir, ports: ports),
+            arguments: standardFlags(dataDir: dataDir, ports: ports) + extraFlags,
             environment: CommandRunner.cleanEnvironment())
     }
 
