@@ -49,9 +49,18 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        // Raft messages between members: HTTP/2 streams per peer, snapshots streamed in chunks.
+        .target(name: "PeerTransport", dependencies: [
+            "RPC", "Transport", "Raft",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The etcd server: services, validation, the write path, apply.
         .target(name: "EtcdServer", dependencies: [
-            "RPC", "Transport", "EtcdProto", "CProtobufC", "MVCC", "Backend", "WAL", "KeelConfig",
+            "RPC", "Transport", "EtcdProto", "CProtobufC", "MVCC", "Backend", "WAL", "KeelConfig", "Raft",
+            "PeerTransport",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -73,6 +82,11 @@ let package = Package(
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
+        .testTarget(name: "PeerTransportTests", dependencies: [
+            "PeerTransport", "Raft", "RPC", "Transport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "MVCCTests", dependencies: ["MVCC", "Backend"]),
         .testTarget(name: "KeelConfigTests", dependencies: ["KeelConfig"]),
         .testTarget(name: "RPCTests", dependencies: [
