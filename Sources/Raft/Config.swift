@@ -28,6 +28,11 @@ public struct Config: Sendable {
     public var disableProposalForwarding: Bool = false
     /// Seed of the election-timeout randomization: same seed, same behaviour.
     public var randomSeed: UInt64
+    /// TEST ONLY — deliberately unsafe. Restores the old rule under which a leader counted its own log
+    /// entries toward the commit index as soon as they were appended, before they were persisted
+    /// (etcd-io/etcd#14370's class of bug: an acknowledged write can be lost in a crash). Exists so the
+    /// simulation can show that it detects that bug. Internal: only `@testable` code can set it.
+    var unsafeCountUnpersistedSelfAck = false
 
     public init(id: UInt64, randomSeed: UInt64? = nil) {
         self.id = id

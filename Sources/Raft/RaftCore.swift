@@ -163,10 +163,11 @@ final class RaftCore {
         leadTransferee = raftNoNode
         tracker.resetVotes()
         let last = log.lastIndex
+        let own = ownDurableIndex
         for peer in tracker.ids {
             let pr = tracker[peer]!
             pr.becomeProbe()
-            pr.match = peer == id ? last : 0
+            pr.match = peer == id ? own : 0
             pr.next = last + 1
             pr.recentActive = true
         }
@@ -207,6 +208,27 @@ final class RaftCore {
         let ok = appendEntries([Entry()])
         precondition(ok, "empty entry was dropped")
         pendingConfIndex = log.lastIndex
+    }
+
+    /// How far our own log may count toward the commit index: only what the application persisted
+    /// (Raft §10.2.1 lets a leader replicate before its own write is durable, not count it).
+    private var ownDurableIndex: UInt64 {
+        config.unsafeCountUnpersistedSelfAck ? log.lastIndex : log.stableIndex
+    }
+
+    /// The application persisted a `Ready` (`RawNode.advance`): `hs` if any, and the log up to
+    /// `log.stableIndex`. Our own durable state now counts toward quorums — a candidate's vote for
+    /// itself, a leader's entries — exactly as a peer's persisted acknowledgement would.
+    func persisted(hardState hs: HardState?) {
+        if role == .candidate, let hs, hs.term == term, hs.vote == id {
+            if poll(id, .voteResp, granted: true) == .won {
+                becomeLeader()
+                bcastAppend()
+            }
+        }
+        guard role == .leader, let me = tracker[id], me.maybeUpdate(log.stableIndex) else { return }
+        // Followers learn the new commit index from the next append.
+        if maybeCommit() && role == .leader { bcastAppend() }
     }
 
     // MARK: - Ticks
@@ -257,12 +279,16 @@ final class RaftCore {
             voteType = .vote
             voteTerm = term
         }
-        let respType: MessageType = voteType == .preVote ? .preVoteResp : .voteResp
-        if poll(id, respType, granted: true) == .won {
-            // Single-voter cluster.
-            if type == .preElection { campaign(.election) } else { becomeLeader() }
-            return
+        if type == .preElection {
+            // A pre-vote changes nothing durable, so our own counts at once.
+            if poll(id, .preVoteResp, granted: true) == .won {
+                campaign(.election)  // single-voter cluster
+                return
+            }
         }
+        // A real vote for ourselves counts only once persisted (`persisted(hardState:)`): a node that
+        // won before its term and vote were durable could crash, forget the term, win it again and
+        // send different entries under the same (index, term) — to learners of a single voter, say.
         for peer in tracker.conf.voters where peer != id {
             send(Message(type: voteType, to: peer, term: voteTerm, logTerm: log.lastTerm, index: log.lastIndex,
                          context: type == .transfer ? campaignTransferContext : []))
@@ -283,7 +309,7 @@ final class RaftCore {
         tracker.apply(conf, nextIndex: log.lastIndex + 1)
         isLearner = conf.isLearner(id)
         if role == .leader {
-            if let me = tracker[id] { me.match = max(me.match, log.lastIndex) }
+            if let me = tracker[id] { me.match = max(me.match, ownDurableIndex) }
             if leadTransferee != raftNoNode && !conf.isVoter(leadTransferee) { leadTransferee = raftNoNode }
             // A smaller quorum may commit more.
             if maybeCommit() { bcastAppend() }
@@ -293,6 +319,8 @@ final class RaftCore {
     /// Leader: advances the commit index from the quorum's match indexes.
     @discardableResult
     func maybeCommit() -> Bool {
+        assert(config.unsafeCountUnpersistedSelfAck || (tracker[id]?.match ?? 0) <= log.stableIndex,
+               "\(id) counts unpersisted entries toward the commit index")
         guard log.maybeCommit(tracker.committedIndex(), term: term) else { return false }
         afterLeaderCommit()
         return true
@@ -330,8 +358,11 @@ final class RaftCore {
         }
         let last = log.append(ents[...])
         if log.configChanged { syncConfig() }
-        _ = tracker[id]?.maybeUpdate(last)
-        maybeCommit()
+        // Our own acknowledgement comes from `persisted` once the application wrote these entries.
+        if config.unsafeCountUnpersistedSelfAck {
+            _ = tracker[id]?.maybeUpdate(last)
+            maybeCommit()
+        }
         return true
     }
 

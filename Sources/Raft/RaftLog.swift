@@ -139,6 +139,10 @@ final class RaftLog {
         applied = i
     }
 
+    /// Last index of this log the application has persisted (`advance`d): everything before the
+    /// unstable tail. While a received snapshot awaits persistence no part of the log is durable, so 0.
+    var stableIndex: UInt64 { unstable.snapshot == nil ? unstable.offset - 1 : 0 }
+
     func stableTo(_ i: UInt64, _ t: UInt64) { unstable.stableTo(i, t) }
     func stableSnapTo(_ i: UInt64) { unstable.stableSnapTo(i) }
 

@@ -122,7 +122,9 @@ public final class RawNode {
         return rd
     }
 
-    /// The application finished everything `rd` asked for.
+    /// The application finished everything `rd` asked for; in particular its snapshot, entries and
+    /// hard state are durable. This is the node's own persistence acknowledgement: a leader counts its
+    /// entries toward the commit index, and a candidate its own vote, only from here on.
     public func advance(_ rd: Ready) {
         precondition(readyOutstanding, "advance() without ready()")
         readyOutstanding = false
@@ -135,5 +137,6 @@ public final class RawNode {
             core.log.appliedTo(last.index)
             core.reduceUncommittedSize(rd.committedEntries)
         }
+        core.persisted(hardState: rd.hardState)
     }
 }

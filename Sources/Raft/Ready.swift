@@ -1,9 +1,17 @@
-// What the application must do after Raft made progress, in this order:
-//   1. persist `snapshot` (if any), `entries` and `hardState` (if any) — fsync when `mustSync`;
-//   2. send `messages`;
-//   3. install `snapshot` into the state machine, then apply `committedEntries` (calling
-//      `RawNode.applyConfChange` for `.confChange` entries), serve `readStates` once applied;
-//   4. call `RawNode.advance(_:)`.
+// What the application must do with a `Ready`, in this order:
+//   1. Persist `snapshot` (if any), `entries` and `hardState` (if any); fsync when `mustSync`.
+//      Messages of type `.app` (a leader's appends) may be sent before or while this write is
+//      synced (Raft §10.2.1). Every other message goes out only once the write is durable: vote
+//      and append responses promise persisted state.
+//   2. Install `snapshot` into the state machine, then apply `committedEntries` (calling
+//      `RawNode.applyConfChange` for `.confChange` entries) and serve `readStates` once applied.
+//      Applying may overlap step 1: committed entries are durable on a quorum already, even those
+//      a follower receives in this same Ready's `entries`.
+//   3. Call `RawNode.advance(_:)` only once step 1 is durable. `advance` is the node's own
+//      persistence acknowledgement: a leader counts its own entries toward the commit index, and a
+//      candidate its vote for itself, only then — so a single-voter cluster commits a proposal in
+//      the Ready after the one that carried it, and one Ready's write must finish before the next
+//      Ready is taken.
 
 public struct Ready: Sendable {
     /// Set when leader or role changed.
@@ -15,7 +23,8 @@ public struct Ready: Sendable {
     public var entries: [Entry] = []
     /// A snapshot from the leader to persist and install.
     public var snapshot: Snapshot?
-    /// Entries known committed, to apply in order (already persisted, or in `entries` above).
+    /// Entries known committed (durable on a quorum), to apply in order. On a follower they may
+    /// include entries of `entries` above that this node has not persisted yet.
     public var committedEntries: [Entry] = []
     public var messages: [Message] = []
     /// Whether entries or the hard state's term/vote changed, so the write must be synced to disk.

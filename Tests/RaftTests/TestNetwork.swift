@@ -68,12 +68,13 @@ final class TestNetwork {
         return rd.messages
     }
 
-    /// Delivers messages until the cluster is quiet.
+    /// Delivers messages until the cluster is quiet: nothing in flight and no Ready pending (an
+    /// `advance` can itself make progress, e.g. a leader's own entries become committable).
     func stabilize(maxRounds: Int = 1000) {
         for _ in 0..<maxRounds {
             var msgs: [Message] = []
             for id in ids { msgs.append(contentsOf: processReady(id)) }
-            if msgs.isEmpty { return }
+            if msgs.isEmpty && !ids.contains(where: { raft($0).hasReady }) { return }
             for m in msgs { deliver(m) }
         }
         Issue.record("network did not stabilize")
