@@ -675,17 +675,19 @@ final class RaftCore {
 
     private func leaderReadIndex(_ m: Message) throws {
         let isLocal = m.from == raftNoNode || m.from == id
-        if tracker.conf.voters == [id] {
-            respondToReadIndex(from: m.from, context: m.context, index: log.committed)
-            return
-        }
-        // A new leader does not know the commit index until it commits an entry of its own term.
+        // A new leader does not know the commit index until it commits an entry of its own term —
+        // a single voter neither: after a restart its persisted commit index may lag entries it had
+        // already committed (and applied), and its own entry commits only once persisted.
         guard log.termOrZero(log.committed) == term else {
             guard pendingReadIndexMessages.count < config.maxPendingReadIndex else {
                 if isLocal { throw RaftError.proposalDropped }
                 return
             }
             pendingReadIndexMessages.append(m)
+            return
+        }
+        if tracker.conf.voters == [id] {
+            respondToReadIndex(from: m.from, context: m.context, index: log.committed)
             return
         }
         guard !readOnly.isFull else {

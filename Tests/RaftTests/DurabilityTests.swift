@@ -135,6 +135,27 @@ private func drain(_ r: RawNode, _ storage: MemoryStorage) throws {
         #expect(r.status.applied == 6)
     }
 
+    @Test func restartedSingleVoterServesReadsOnlyAfterCommittingInItsTerm() throws {
+        // Entries 2...5 are durable but the persisted commit index says 1 (its hard state update was
+        // lost in a crash): until the new term's entry commits, 1 is not a linearizable read index.
+        let s = MemoryStorage.bootstrap(voters: [1])
+        try s.append((2...5).map { Entry(term: 1, index: UInt64($0), data: [UInt8($0)]) })
+        let r = try singleVoter(s)
+        try r.campaign()
+        var rd = r.ready()
+        try persist(rd, s)
+        r.advance(rd)
+        #expect(r.status.softState.role == .leader)
+        try r.readIndex(context: [42])
+        rd = r.ready()
+        #expect(rd.readStates.isEmpty)
+        try persist(rd, s)
+        r.advance(rd)
+        rd = r.ready()
+        #expect(rd.readStates == [ReadState(index: 6, requestCtx: [42])])
+        r.advance(rd)
+    }
+
     @Test func restoredSnapshotIsStableOnlyOncePersisted() throws {
         let net = TestNetwork(voters: [1, 2, 3])
         let snap = Snapshot(metadata: SnapshotMetadata(index: 10, term: 2, confState: ConfState(voters: [1, 2, 3])),
