@@ -53,7 +53,8 @@ struct SafetyChecker {
         leaderOfTerm[term] = id
     }
 
-    mutating func persisted(_ e: Entry, prevTerm: UInt64, node: UInt64) throws {
+    /// An entry enters a node's log after an entry of term `prevTerm`.
+    mutating func appended(_ e: Entry, prevTerm: UInt64, node: UInt64) throws {
         let key = ChainKey(index: e.index, term: e.term)
         let value = (hash: entryHash(e), prevTerm: prevTerm)
         if let known = chain[key] {
@@ -93,16 +94,16 @@ struct SafetyChecker {
     }
 
     /// Leader Completeness: a new leader's log holds every entry known to be committed.
-    func checkLeaderComplete(node: UInt64, storage: MemoryStorage) throws {
-        let first = try storage.firstIndex()
-        let last = try storage.lastIndex()
+    func checkLeaderComplete(node: UInt64, log: RaftLog) throws {
+        let first = log.firstIndex
+        let last = log.lastIndex
         guard maxCommitted >= first else { return }
         if last < maxCommitted {
             throw SimFailure(description: "leader \(node) lacks committed entries: last index \(last) < \(maxCommitted)")
         }
         for i in first...maxCommitted {
             guard let c = committed[i] else { continue }
-            let t = try storage.term(i)
+            let t = try log.term(i)
             if t != c.term {
                 throw SimFailure(description: "leader \(node) has term \(t) at committed index \(i), expected \(c.term)")
             }
