@@ -16,16 +16,20 @@ public struct BackendConfig: Sendable {
     public var mapSize: Int
     /// Upper bound on concurrent read transactions (LMDB's reader table size).
     public var maxReaders: UInt32
+    /// The member id recorded on alarms this backend raises by itself (the NOSPACE alarm of a
+    /// write that hit the quota); 0 when the server does not say.
+    public var memberID: UInt64
 
     public static let defaultQuotaBytes: Int64 = 2 * 1024 * 1024 * 1024
 
     public init(directory: String, quotaBytes: Int64 = BackendConfig.defaultQuotaBytes,
-                mapSize: Int? = nil, maxReaders: UInt32 = 1024) {
+                mapSize: Int? = nil, maxReaders: UInt32 = 1024, memberID: UInt64 = 0) {
         precondition(quotaBytes > 0, "quota must be positive")
         self.directory = directory
         self.quotaBytes = quotaBytes
         self.mapSize = mapSize ?? Int(quotaBytes) * 2 + 256 * 1024 * 1024
         self.maxReaders = maxReaders
+        self.memberID = memberID
     }
 }
 
@@ -40,20 +44,38 @@ public struct BackendConfig: Sendable {
 ///
 /// Thread safety: LMDB environments are safe to share between threads; read transactions use
 /// MDB_NOTLS so any thread may open and close them, and LMDB itself serialises write transactions.
-/// `@unchecked Sendable` is sound because the only mutable Swift state (closed flag, alarm) lives
+/// `@unchecked Sendable` is sound because the only mutable Swift state (closed flag, alarms) lives
 /// in `Mutex`/`Atomic` and the raw handles are immutable after `init`.
 public final class Backend: @unchecked Sendable {
     public let config: BackendConfig
+    /// True for an image opened with `init(readingImageAt:)`: write transactions fail.
+    public let isReadOnly: Bool
     let env: OpaquePointer
     let dbis: [MDB_dbi]
     let pageSize: Int
     private let closed = Mutex(false)
-    private let noSpaceAlarm = Atomic<Bool>(false)
+    /// Active alarms as last committed to the `alarm` bucket (see Alarms.swift).
+    let alarmSet = Mutex(Set<AlarmMember>())
+    /// Mirrors "some NOSPACE alarm is in `alarmSet`": every put checks it, so no lock there.
+    let noSpaceAlarm = Atomic<Bool>(false)
 
     public static let fileName = "keel.mdb"
 
-    public init(config: BackendConfig) throws {
+    /// Opens (creating if needed) the live environment `config.directory/keel.mdb`.
+    public convenience init(config: BackendConfig) throws {
+        try self.init(config: config, path: config.directory + "/" + Backend.fileName, readOnly: false)
+    }
+
+    /// Opens a file written by `writeImage(to:)` read-only. No lock file is used: nothing writes
+    /// an image, and its directory may not be ours. Every bucket must be present (images of a
+    /// Keel backend always have them all: `init(config:)` creates them).
+    public convenience init(readingImageAt path: String) throws {
+        try self.init(config: BackendConfig(directory: path), path: path, readOnly: true)
+    }
+
+    private init(config: BackendConfig, path: String, readOnly: Bool) throws {
         self.config = config
+        self.isReadOnly = readOnly
         var envPtr: OpaquePointer?
         try check(mdb_env_create(&envPtr))
         guard let env = envPtr else { throw BackendError.lmdb(code: -1, message: "mdb_env_create returned nil") }
@@ -61,28 +83,40 @@ public final class Backend: @unchecked Sendable {
             try check(mdb_env_set_mapsize(env, config.mapSize))
             try check(mdb_env_set_maxdbs(env, MDB_dbi(Bucket.allCases.count + 8)))
             try check(mdb_env_set_maxreaders(env, config.maxReaders))
-            try Backend.makeDirectory(config.directory)
-            let path = config.directory + "/" + Backend.fileName
-            let flags = UInt32(MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS | MDB_NORDAHEAD)
-            try check(mdb_env_open(env, path, flags, 0o644))
-            // Clear reader slots left behind by a crashed process using the same file.
-            var dead: Int32 = 0
-            _ = mdb_reader_check(env, &dead)
+            let flags: Int32
+            if readOnly {
+                // Read-ahead stays on: an image is read front to back once.
+                flags = MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOTLS
+            } else {
+                try Backend.makeDirectory(config.directory)
+                flags = MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS | MDB_NORDAHEAD
+            }
+            try check(mdb_env_open(env, path, UInt32(flags), 0o644))
+            if !readOnly {
+                // Clear reader slots left behind by a crashed process using the same file.
+                var dead: Int32 = 0
+                _ = mdb_reader_check(env, &dead)
+            }
 
             var stat = MDB_stat()
             try check(mdb_env_stat(env, &stat))
             self.pageSize = Int(stat.ms_psize)
 
             var txn: OpaquePointer?
-            try check(mdb_txn_begin(env, nil, 0, &txn))
+            try check(mdb_txn_begin(env, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn))
             var handles: [MDB_dbi] = []
             handles.reserveCapacity(Bucket.allCases.count)
             for bucket in Bucket.allCases {
                 var dbi: MDB_dbi = 0
-                let rc = mdb_dbi_open(txn, bucket.name, UInt32(MDB_CREATE), &dbi)
-                if rc != MDB_SUCCESS { mdb_txn_abort(txn); throw BackendError.from(rc) }
+                let rc = mdb_dbi_open(txn, bucket.name, readOnly ? 0 : UInt32(MDB_CREATE), &dbi)
+                if rc != MDB_SUCCESS {
+                    mdb_txn_abort(txn)
+                    if rc == MDB_NOTFOUND { throw BackendError.lmdb(code: rc, message: "\(path) has no bucket \(bucket.name)") }
+                    throw BackendError.from(rc)
+                }
                 handles.append(dbi)
             }
+            // Committing (even a read-only txn) keeps the handles open for the environment's life.
             let rc = mdb_txn_commit(txn)
             if rc != MDB_SUCCESS { throw BackendError.from(rc) }
             self.dbis = handles
@@ -91,6 +125,12 @@ public final class Backend: @unchecked Sendable {
             throw error
         }
         self.env = env
+        do {
+            try loadAlarms()
+        } catch {
+            close()
+            throw error
+        }
     }
 
     deinit { close() }
@@ -130,35 +170,51 @@ public final class Backend: @unchecked Sendable {
         sizeInUse + extraBytes > config.quotaBytes
     }
 
-    /// The NOSPACE alarm: set when a write hit the quota or MAP_FULL, cleared by the server when
-    /// the operator disarms the alarm (after compaction + defragmentation).
-    public var isNoSpaceAlarmRaised: Bool { noSpaceAlarm.load(ordering: .acquiring) }
-    public func raiseNoSpaceAlarm() { noSpaceAlarm.store(true, ordering: .releasing) }
-    public func clearNoSpaceAlarm() { noSpaceAlarm.store(false, ordering: .releasing) }
-
     // MARK: - Transactions
 
     /// Runs `body` in one LMDB write transaction and commits once. Any error thrown by `body` or
     /// by the commit aborts the whole transaction. MAP_FULL raises the NOSPACE alarm.
     public func write<T>(_ body: (inout WriteTx) throws -> T) throws -> T {
+        try write(body, committing: { _, commit in try commit() })
+    }
+
+    /// `write` whose commit happens inside `around`: `around` gets `body`'s result and must call
+    /// `commit` once, so the caller can make an in-memory change atomic with the LMDB commit (e.g.
+    /// commit and swap its state under one lock). If `around` throws before committing, the
+    /// transaction is aborted.
+    public func write<T>(_ body: (inout WriteTx) throws -> T,
+                         committing around: (T, () throws -> Void) throws -> Void) throws -> T {
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, 0, &txn))
         var tx = WriteTx(backend: self, txn: txn!)
-        let result: T
+        var finished = false
         do {
-            result = try body(&tx)
+            let result = try body(&tx)
+            let alarms = tx.pendingAlarms
+            try around(result) {
+                precondition(!finished, "commit called twice")
+                finished = true
+                try commitWrite(txn!, alarms: alarms)
+            }
+            precondition(finished, "write(committing:) must commit")
+            return result
         } catch {
-            mdb_txn_abort(txn)
+            if !finished { mdb_txn_abort(txn) }
             noteFailure(error)
             throw error
         }
-        let rc = mdb_txn_commit(txn)
-        if rc != MDB_SUCCESS {
-            let error = BackendError.from(rc)
-            noteFailure(error)
-            throw error
+    }
+
+    /// Commits; alarm changes reach memory under the alarm lock held across the commit, so two
+    /// writers' alarm updates land in memory in commit order.
+    private func commitWrite(_ txn: OpaquePointer, alarms: Set<AlarmMember>?) throws {
+        guard let alarms else { return try check(mdb_txn_commit(txn)) }
+        try alarmSet.withLock { current throws(BackendError) in
+            let rc = mdb_txn_commit(txn)
+            if rc != MDB_SUCCESS { throw BackendError.from(rc) }
+            current = alarms
+            noSpaceAlarm.store(alarms.contains { $0.alarm == .noSpace }, ordering: .releasing)
         }
-        return result
     }
 
     /// Runs `body` in a read-only snapshot. Safe from any thread, concurrently with a writer.
@@ -176,7 +232,7 @@ public final class Backend: @unchecked Sendable {
         return ReadTx(backend: self, txn: txn!)
     }
 
-    private func noteFailure(_ error: Error) {
+    private func noteFailure(_ error: any Error) {
         if let e = error as? BackendError, e == .mapFull || e == .quotaExceeded {
             raiseNoSpaceAlarm()
         }

@@ -89,7 +89,9 @@ public struct WriteTx: BackendReading {
     public let backend: Backend
     public let txn: OpaquePointer
     /// Bytes of keys and values written so far: the quota check counts them before commit.
-    public private(set) var bytesWritten: Int64 = 0
+    public internal(set) var bytesWritten: Int64 = 0
+    /// The alarm set this transaction leaves, once it touched the alarm bucket (nil: untouched).
+    var pendingAlarms: Set<AlarmMember>?
 
     init(backend: Backend, txn: OpaquePointer) {
         self.backend = backend

@@ -12,40 +12,56 @@ extension MVCCStore {
     /// before it first and runs in its own transaction, so the batch then takes several commits.
     /// Indexes must increase. Applier thread only.
     public func applyBatch(_ ops: [(index: UInt64, op: WriteOp)]) -> [ApplyResult] {
+        applyBatch(ops, lastTerm: nil)
+    }
+
+    /// `applyBatch(_:)` that also stores `term`, the Raft term of the batch's last entry, with the
+    /// consistent index (etcd 3.5's meta "term"), in the transaction that applies that entry.
+    /// When a compaction splits the batch, the earlier commits keep the previous term: terms
+    /// only grow with the index, so the stored term is never ahead of the stored index's.
+    public func applyBatch(_ ops: [(index: UInt64, op: WriteOp)], term: UInt64) -> [ApplyResult] {
+        applyBatch(ops, lastTerm: term)
+    }
+
+    private func applyBatch(_ ops: [(index: UInt64, op: WriteOp)], lastTerm: UInt64?) -> [ApplyResult] {
         var results: [ApplyResult] = []
         results.reserveCapacity(ops.count)
         var segment: [(index: UInt64, op: WriteOp)] = []
-        for entry in ops {
+        for (i, entry) in ops.enumerated() {
+            let term = i == ops.count - 1 ? lastTerm : nil
             if case .compact = entry.op {
-                if !segment.isEmpty { results += applySegment(segment); segment.removeAll() }
-                results += applySegment([entry])
+                if !segment.isEmpty { results += applySegment(segment, term: nil); segment.removeAll() }
+                results += applySegment([entry], term: term)
             } else {
                 segment.append(entry)
             }
         }
-        if !segment.isEmpty { results += applySegment(segment) }
+        if !segment.isEmpty { results += applySegment(segment, term: lastTerm) }
         precondition(results.count == ops.count)
         return results
     }
 
     /// One LMDB write transaction for `entries`. On a backend failure (MAP_FULL, I/O) the
     /// in-memory state is rebuilt from the backend and the entries are retried one by one, so one
-    /// oversized entry cannot fail its neighbours.
-    private func applySegment(_ entries: [(index: UInt64, op: WriteOp)]) -> [ApplyResult] {
+    /// oversized entry cannot fail its neighbours. `term` belongs to the last entry.
+    private func applySegment(_ entries: [(index: UInt64, op: WriteOp)], term: UInt64?) -> [ApplyResult] {
         do {
-            return try commitSegment(entries)
+            return try commitSegment(entries, term: term)
         } catch {
             rebuildAfterBackendFailure()
             guard entries.count > 1 else { return [ApplyResult(outcome: .failed(MVCCStore.mapError(error)), revision: currentRevision)] }
-            return entries.flatMap { applySegment([$0]) }
+            return entries.enumerated().flatMap { i, entry in
+                applySegment([entry], term: i == entries.count - 1 ? term : nil)
+            }
         }
     }
 
-    private func commitSegment(_ entries: [(index: UInt64, op: WriteOp)]) throws -> [ApplyResult] {
+    private func commitSegment(_ entries: [(index: UInt64, op: WriteOp)], term: UInt64?) throws -> [ApplyResult] {
         var results: [ApplyResult] = []
         results.reserveCapacity(entries.count)
-        let startCI = state.withReadLock { $0.appliedConsistentIndex }
+        let (startCI, startTerm) = state.withReadLock { ($0.appliedConsistentIndex, $0.consistentTerm) }
         var highest = startCI
+        var newTerm = startTerm
         try backend.write { tx in
             for (index, op) in entries {
                 if index <= highest {
@@ -58,12 +74,18 @@ extension MVCCStore {
             }
             if highest > startCI {
                 try tx.put(.meta, MetaKey.consistentIndex, bigEndianBytes(highest))
+                // Only with the entry it belongs to: a skipped last entry leaves the term alone.
+                if let term, highest == entries[entries.count - 1].index, term != startTerm {
+                    try tx.put(.meta, MetaKey.term, bigEndianBytes(term))
+                    newTerm = term
+                }
             }
         }
         // Committed: publish the new revision and consistent index to readers.
         state.withWriteLock { s in
             s.appliedConsistentIndex = highest
             s.publishedConsistentIndex = highest
+            s.consistentTerm = newTerm
             s.publishedRevision = s.appliedRevision
         }
         return results
@@ -79,14 +101,14 @@ extension MVCCStore {
             do {
                 switch op {
                 case .put(let p):
-                    try checkSpace(cost: p.putCost, tx: tx)
+                    try checkSpace(cost: p.putCost, tx: &tx)
                     if p.lease != 0 && !leases.exists(p.lease) { throw EtcdError.leaseNotFound }
                     response = .put(try w.put(p, index: &s.index, tx: &tx))
                 case .deleteRange(let d):
                     response = .deleteRange(try w.deleteRange(d, index: &s.index, tx: &tx, compacted: s.compactedRevision))
                 case .txn(let t):
                     let cost = t.putCost
-                    if cost > 0 { try checkSpace(cost: cost, tx: tx) }
+                    if cost > 0 { try checkSpace(cost: cost, tx: &tx) }
                     response = .txn(try w.txn(t, index: &s.index, tx: &tx, compacted: s.compactedRevision, leases: leases))
                 case .deleteKeys(let keys):
                     var deleted: Int64 = 0
@@ -111,10 +133,12 @@ extension MVCCStore {
     }
 
     /// NOSPACE: once the alarm is raised, or if this write would cross the quota, puts fail.
-    private func checkSpace(cost: Int64, tx: WriteTx) throws(EtcdError) {
-        if backend.isNoSpaceAlarmRaised { throw EtcdError.noSpace }
+    /// The alarm is raised in the apply transaction itself (a second write transaction from this
+    /// thread would deadlock on LMDB's writer lock), so it is persisted with the batch.
+    private func checkSpace(cost: Int64, tx: inout WriteTx) throws {
+        if tx.isNoSpaceAlarmRaised { throw EtcdError.noSpace }
         if backend.wouldExceedQuota(extraBytes: tx.bytesWritten + cost) {
-            backend.raiseNoSpaceAlarm()
+            try tx.raiseNoSpaceAlarm()
             throw EtcdError.noSpace
         }
     }

@@ -22,39 +22,45 @@ public final class MVCCStore: Sendable {
 
     /// Rebuilds the in-memory index from the `key` bucket (etcd's restoreIntoIndex).
     static func restoreState(from backend: Backend) throws -> StoreState {
+        try backend.read { tx in try restoreState(reading: tx) }
+    }
+
+    /// `restoreState(from:)` over a given transaction: an image install reads its own
+    /// uncommitted copy this way. Malformed records throw (an image may come from elsewhere).
+    static func restoreState(reading tx: some BackendReading) throws -> StoreState {
         var s = StoreState()
-        try backend.read { tx in
-            if let ci = try tx.withValue(.meta, MetaKey.consistentIndex, { readBigEndian($0, at: 0) }) {
-                s.publishedConsistentIndex = ci
+        func meta(_ key: [UInt8]) throws -> UInt64? {
+            try tx.withValue(.meta, key) { v throws -> UInt64 in
+                guard v.count == 8 else { throw EtcdError.backendFailure("malformed meta value") }
+                return readBigEndian(v, at: 0)
             }
-            if let rev = try tx.withValue(.meta, MetaKey.finishedCompactRevision, { readBigEndian($0, at: 0) }) {
-                s.compactedRevision = Int64(bitPattern: rev)
+        }
+        s.publishedConsistentIndex = try meta(MetaKey.consistentIndex) ?? 0
+        s.consistentTerm = try meta(MetaKey.term) ?? 0
+        if let rev = try meta(MetaKey.finishedCompactRevision) { s.compactedRevision = Int64(bitPattern: rev) }
+        var last: Int64 = 1
+        try tx.scan(.key, from: []) { k, v in
+            guard let (rev, tombstone) = RevisionKey.decode(k),
+                  let kv = KeyValueCodec.decode(v, withValue: false) else {
+                throw EtcdError.backendFailure("malformed record in the key bucket")
             }
-            var last: Int64 = 1
-            try tx.scan(.key, from: []) { k, v in
-                guard let (rev, tombstone) = RevisionKey.decode(k) else {
-                    preconditionFailure("malformed revision key in the key bucket")
-                }
-                last = rev.main
-                if tombstone {
-                    guard let kv = KeyValueCodec.decode(v, withValue: false) else { preconditionFailure("malformed kv") }
-                    s.index.tombstone(kv.key, rev)
-                    return true
-                }
-                guard let kv = KeyValueCodec.decode(v, withValue: false) else { preconditionFailure("malformed kv") }
-                s.index.restore(kv.key, created: Revision(main: kv.createRevision, sub: 0), modified: rev,
-                                version: kv.version)
+            last = rev.main
+            if tombstone {
+                s.index.tombstone(kv.key, rev)
                 return true
             }
-            s.publishedRevision = max(last, s.compactedRevision, 1)
+            s.index.restore(kv.key, created: Revision(main: kv.createRevision, sub: 0), modified: rev,
+                            version: kv.version)
+            return true
         }
+        s.publishedRevision = max(last, s.compactedRevision, 1)
         s.appliedRevision = s.publishedRevision
         s.appliedConsistentIndex = s.publishedConsistentIndex
         return s
     }
 
     /// A compaction scheduled but not finished (crash in between) is redone at startup.
-    private func finishInterruptedCompaction() throws {
+    func finishInterruptedCompaction() throws {
         let scheduled = try backend.read { tx in
             try tx.withValue(.meta, MetaKey.scheduledCompactRevision) { Int64(bitPattern: readBigEndian($0, at: 0)) }
         }
@@ -70,6 +76,9 @@ public final class MVCCStore: Sendable {
     public var compactedRevision: Int64 { state.withReadLock { $0.compactedRevision } }
     /// The index of the last Raft entry whose effects are committed to the backend.
     public var consistentIndex: UInt64 { state.withReadLock { $0.publishedConsistentIndex } }
+    /// The Raft term stored with the consistent index (etcd 3.5's meta "term"): the term passed
+    /// to the last `applyBatch(_:term:)` whose final entry was applied; 0 if never given.
+    public var consistentTerm: UInt64 { state.withReadLock { $0.consistentTerm } }
     /// Number of keys with history in the index (live or deleted but not yet compacted).
     public var indexedKeyCount: Int { state.withReadLock { $0.index.keyCount } }
 

@@ -12,11 +12,16 @@ struct StoreState: Sendable {
     var compactedRevision: Int64 = -1
     var publishedConsistentIndex: UInt64 = 0
     var appliedConsistentIndex: UInt64 = 0
+    /// Raft term of the entry at the consistent index when the applier passed it (0: unknown).
+    /// Only changes at a commit, so there is no applied/published pair.
+    var consistentTerm: UInt64 = 0
 }
 
 /// Keys of the `meta` bucket.
 enum MetaKey {
     static let consistentIndex = Array("consistent_index".utf8)
+    /// etcd 3.5's name: the term stored with the consistent index.
+    static let term = Array("term".utf8)
     static let scheduledCompactRevision = Array("scheduledCompactRev".utf8)
     static let finishedCompactRevision = Array("finishedCompactRev".utf8)
 }

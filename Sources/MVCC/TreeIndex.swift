@@ -186,6 +186,15 @@ struct TreeIndex: Sendable {
         return keep
     }
 
+    /// etcd's treeIndex.Keep: the revisions a compaction at `atRev` would keep (HashKV).
+    func keep(atRev: Int64) -> Set<Revision> {
+        var keep = Set<Revision>()
+        for chunk in chunks {
+            for entry in chunk { entry.keep(atRev: atRev, into: &keep) }
+        }
+        return keep
+    }
+
     /// Every key in order (tests check the chunk invariants through it).
     var allKeys: [[UInt8]] {
         var out: [[UInt8]] = []
