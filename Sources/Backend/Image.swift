@@ -27,6 +27,15 @@ extension Backend {
         return Int(size)
     }
 
+    /// Size of the environment's data file (for an image: the whole image).
+    public func fileSize() throws -> Int {
+        var fd: Int32 = -1
+        try check(mdb_env_get_fd(env, &fd))
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw BackendError.posix("fstat") }
+        return Int(st.st_size)
+    }
+
     private static func syncDirectory(of path: String) throws {
         let dir: String
         if let slash = path.lastIndex(of: "/") {

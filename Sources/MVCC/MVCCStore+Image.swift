@@ -1,6 +1,42 @@
 import Backend
 
+/// What an image holds, read from its own meta bucket.
+public struct ImageInfo: Sendable, Equatable {
+    /// Size of the image file.
+    public var bytes: Int
+    /// The Raft index (and its term, 0 if never given) of the last entry applied in the image:
+    /// what a Raft snapshot made of it must be labelled with.
+    public var consistentIndex: UInt64
+    public var consistentTerm: UInt64
+
+    public init(bytes: Int, consistentIndex: UInt64, consistentTerm: UInt64) {
+        self.bytes = bytes
+        self.consistentIndex = consistentIndex
+        self.consistentTerm = consistentTerm
+    }
+}
+
 extension MVCCStore {
+    /// `Backend.writeImage(to:)`, plus the consistent index and term the image captured. The
+    /// copy runs from its own LMDB snapshot while the applier may go on, so those are read back
+    /// from the image rather than from the live store.
+    public func writeImage(to path: String) throws -> ImageInfo {
+        _ = try backend.writeImage(to: path)
+        return try MVCCStore.imageInfo(at: path)
+    }
+
+    /// Reads an image's consistent index and term without installing it (a follower can refuse
+    /// an image older than what it has applied).
+    public static func imageInfo(at path: String) throws -> ImageInfo {
+        let image = try Backend(readingImageAt: path)
+        defer { image.close() }
+        return try image.read { tx in
+            ImageInfo(bytes: try image.fileSize(),
+                      consistentIndex: try metaValue(tx, MetaKey.consistentIndex) ?? 0,
+                      consistentTerm: try metaValue(tx, MetaKey.term) ?? 0)
+        }
+    }
+
     /// Replaces the whole store with the image at `path` (written by `Backend.writeImage(to:)`,
     /// typically a leader's snapshot), keeping this `MVCCStore` and its `Backend`: other threads
     /// hold references and keep reading throughout.

@@ -29,15 +29,9 @@ public final class MVCCStore: Sendable {
     /// uncommitted copy this way. Malformed records throw (an image may come from elsewhere).
     static func restoreState(reading tx: some BackendReading) throws -> StoreState {
         var s = StoreState()
-        func meta(_ key: [UInt8]) throws -> UInt64? {
-            try tx.withValue(.meta, key) { v throws -> UInt64 in
-                guard v.count == 8 else { throw EtcdError.backendFailure("malformed meta value") }
-                return readBigEndian(v, at: 0)
-            }
-        }
-        s.publishedConsistentIndex = try meta(MetaKey.consistentIndex) ?? 0
-        s.consistentTerm = try meta(MetaKey.term) ?? 0
-        if let rev = try meta(MetaKey.finishedCompactRevision) { s.compactedRevision = Int64(bitPattern: rev) }
+        s.publishedConsistentIndex = try metaValue(tx, MetaKey.consistentIndex) ?? 0
+        s.consistentTerm = try metaValue(tx, MetaKey.term) ?? 0
+        if let rev = try metaValue(tx, MetaKey.finishedCompactRevision) { s.compactedRevision = Int64(bitPattern: rev) }
         var last: Int64 = 1
         try tx.scan(.key, from: []) { k, v in
             guard let (rev, tombstone) = RevisionKey.decode(k),
@@ -57,6 +51,14 @@ public final class MVCCStore: Sendable {
         s.appliedRevision = s.publishedRevision
         s.appliedConsistentIndex = s.publishedConsistentIndex
         return s
+    }
+
+    /// An 8-byte big-endian number of the meta bucket, nil when absent.
+    static func metaValue(_ tx: some BackendReading, _ key: [UInt8]) throws -> UInt64? {
+        try tx.withValue(.meta, key) { v throws -> UInt64 in
+            guard v.count == 8 else { throw EtcdError.backendFailure("malformed meta value") }
+            return readBigEndian(v, at: 0)
+        }
     }
 
     /// A compaction scheduled but not finished (crash in between) is redone at startup.

@@ -70,8 +70,11 @@ private final class ReaderLog: Sendable {
         fill(leader)
         let dir = tempDir()
         defer { removeDir(dir) }
-        let size = try leader.backend.writeImage(to: imagePath(dir))
-        #expect(try size > 0 && size == fileSize(imagePath(dir)))
+        let info = try leader.store.writeImage(to: imagePath(dir))
+        #expect(try info.bytes > 0 && info.bytes == fileSize(imagePath(dir)))
+        #expect(info.consistentIndex == leader.store.consistentIndex && info.consistentTerm == 3)
+        #expect(try MVCCStore.imageInfo(at: imagePath(dir)) == info)
+        #expect(try leader.backend.writeImage(to: imagePath(dir) + ".2") == info.bytes)
 
         let follower = try Harness()
         for i in 0..<30 { follower.put("stale\(i)", "x") }
