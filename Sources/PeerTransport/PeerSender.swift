@@ -251,6 +251,7 @@ final class PeerSender: @unchecked Sendable {
             context.handler.peerConnectionChanged(id, connected: false)
             failed("peer stream broke", error: "\(status)", level: .warning)
         } else if status.isRefusal {
+            backoff = config.reconnectBackoffMax  // a misconfiguration: retrying fast won't help
             failed("peer refused the stream", error: "\(status)", level: .error)
         } else {
             failed("peer stream did not come up", error: "\(status)", level: .info)
@@ -323,6 +324,7 @@ final class PeerSender: @unchecked Sendable {
             link.call.onClose = nil
             link.connection.close()
             closing.append(link.connection.channel.closeFuture)
+            if link.established { context.handler.peerConnectionChanged(id, connected: false) }
         default:
             break
         }

@@ -57,6 +57,8 @@ public struct PeerTransportConfig: Sendable {
     public var reconnectBackoffMax: TimeAmount = .seconds(2)
     /// A stream or snapshot with unacknowledged bytes and no acknowledgment for this long is considered dead.
     public var stallTimeout: TimeAmount = .seconds(15)
+    /// Connections peers may have open to our listeners (each member normally holds one, plus one per snapshot).
+    public var maxInboundConnections: Int = 1024
     /// Threads for disk I/O (snapshot images).
     public var ioThreads: Int = 2
 
@@ -66,11 +68,12 @@ public struct PeerTransportConfig: Sendable {
         self.snapshotDirectory = snapshotDirectory
     }
 
-    func validate() throws(PeerTransportError) {
+    /// Checks the settings; `PeerTransport.init` traps on a configuration that fails this.
+    public func validate() throws(PeerTransportError) {
         guard localID != 0 else { throw .invalidConfig("localID must not be 0") }
         guard maxQueuedMessagesPerPeer > 0, maxInFlightBytesPerPeer > 0, maxMessageBytes >= 64,
               snapshotChunkBytes > 0, snapshotWindowBytes > 0, maxConcurrentIncomingSnapshots > 0,
-              snapshotSyncEveryBytes > 0, ioThreads > 0 else { throw .invalidConfig("limits must be positive") }
+              snapshotSyncEveryBytes > 0, ioThreads > 0, maxInboundConnections > 0 else { throw .invalidConfig("limits must be positive") }
         guard snapshotChunkBytes <= maxMessageBytes else {
             throw .invalidConfig("snapshotChunkBytes (\(snapshotChunkBytes)) exceeds maxMessageBytes (\(maxMessageBytes))")
         }
@@ -151,12 +154,22 @@ public final class PeerTransport: Sendable {
         let parsed = try PeerURL(parsing: url)
         let configuration = serverConfiguration
         let inbound = self.inbound
+        let maxInbound = context.config.maxInboundConnections
+        let logger = context.logger
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 let id = ObjectIdentifier(channel)
-                inbound.withLockedValue { $0[id] = channel }
+                let admitted = inbound.withLockedValue { open -> Bool in
+                    guard open.count < maxInbound else { return false }
+                    open[id] = channel
+                    return true
+                }
+                guard admitted else {
+                    logger.warning("too many inbound peer connections; refusing one", metadata: ["limit": "\(maxInbound)"])
+                    return channel.close()
+                }
                 channel.closeFuture.whenComplete { _ in _ = inbound.withLockedValue { $0.removeValue(forKey: id) } }
                 return channel.eventLoop.makeCompletedFuture {
                     try HTTP2ServerSetup.install(on: channel, configuration: configuration)
@@ -168,7 +181,7 @@ public final class PeerTransport: Sendable {
             bootstrap = bootstrap
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            for (option, value) in PeerSocketOptions.keepalive { bootstrap = bootstrap.childChannelOption(option, value: value) }
             channel = try await bootstrap.bind(host: host, port: port).get()
         case .unix(let path):
             channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()

@@ -262,7 +262,11 @@ class PeerTransportTestCase: XCTestCase {
 /// A message with a recognisable payload: `index` numbers it, the entry data depends on it.
 func testMessage(from: UInt64, to: UInt64, index: Int) -> Message {
     let size = (index * 37) % 2048
-    let data = (0..<size).map { UInt8(truncatingIfNeeded: $0 &+ index) }
+    var data = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: size)
+    if size >= 2 {
+        data[0] = UInt8(truncatingIfNeeded: index >> 8)
+        data[size - 1] = UInt8(truncatingIfNeeded: index &* 7)
+    }
     return Message(type: .app, to: to, from: from, term: 3, logTerm: 2, index: UInt64(index),
                    entries: [Entry(term: 3, index: UInt64(index) + 1, data: data)], commit: UInt64(index),
                    context: index % 5 == 0 ? [1, 2, 3] : [])
