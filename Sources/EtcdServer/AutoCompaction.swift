@@ -29,6 +29,9 @@ final class AutoCompaction: Sendable {
         let start = NIODeadline.now()
         task = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
             let now = Double((NIODeadline.now() - start).nanoseconds) / 1e9
+            // Only the leader compacts, as etcd's compactor runs only there; the compaction reaches the
+            // others through the log.
+            guard context.published.isLeader else { return }
             guard let revision = compactor.withLockedValue({ $0.tick(now: now, currentRevision: context.store.currentRevision) }),
                   revision > context.store.compactedRevision else { return }
             Self.propose(revision: revision, context: context, logger: logger)
@@ -40,11 +43,10 @@ final class AutoCompaction: Sendable {
         etcdserverpb__compaction_request__init(&request)
         request.revision = revision
         let bytes = ProtoCodec.packed(&request)
-        let data = bytes.withUnsafeBytes {
-            InternalRequestCodec.encode(id: context.nextRequestID(), field: .compaction, request: $0)
-        }
+        let id = context.nextRequestID()
+        let data = bytes.withUnsafeBytes { InternalRequestCodec.encode(id: id, field: .compaction, request: $0) }
         logger.info("Starting auto-compaction", metadata: ["revision": "\(revision)"])
-        let error = context.pipeline.propose(.compact(CompactionRequest(revision: revision)), data: data) { result in
+        let error = context.propose(data, id: id) { result in
             if let failure = result.error {
                 logger.warning("auto-compaction failed", metadata: ["revision": "\(revision)", "error": "\(failure.message)"])
             } else {

@@ -18,6 +18,8 @@ public struct EtcdServerError: Error, Sendable, Equatable {
     static let requestTooLarge = EtcdServerError(EtcdError.requestTooLarge)
     static let tooManyRequests = EtcdServerError(.resourceExhausted, "etcdserver: too many requests")
     static let stopped = EtcdServerError(.unavailable, "etcdserver: server stopped")
+    static let noLeader = EtcdServerError(.unavailable, "etcdserver: no leader")
+    static let leaderChanged = EtcdServerError(.unavailable, "etcdserver: leader changed")
     static let timeout = EtcdServerError(.unavailable, "etcdserver: request timed out")
     static let invalidSortOption = EtcdServerError(.invalidArgument, "etcdserver: invalid sort option")
     static let noSpace = EtcdServerError(EtcdError.noSpace)

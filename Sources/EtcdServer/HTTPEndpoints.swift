@@ -15,9 +15,12 @@ struct HTTPEndpoints: HTTPResponder {
         case "/version":
             return .json(200, #"{"etcdserver":"\#(KeelVersion.etcdVersion)","etcdcluster":"\#(KeelVersion.etcdClusterVersion)"}"#)
         case "/health":
-            // etcd: healthy when there is a leader and no alarm. A single member always leads itself.
+            // etcd: healthy when there is no alarm and this member knows a leader.
             if context.store.backend.isNoSpaceAlarmRaised {
                 return .json(503, #"{"health":"false","reason":"ALARM NOSPACE"}"#)
+            }
+            if !context.published.hasLeader {
+                return .json(503, #"{"health":"false","reason":"RAFT NO LEADER"}"#)
             }
             return .json(200, #"{"health":"true"}"#)
         case "/metrics":
@@ -31,6 +34,7 @@ struct HTTPEndpoints: HTTPResponder {
 
     private func metrics() -> String {
         let store = context.store
+        let published = context.published
         return """
         # HELP etcd_mvcc_db_total_size_in_bytes Total size of the underlying database physically allocated in bytes.
         # TYPE etcd_mvcc_db_total_size_in_bytes gauge
@@ -43,10 +47,22 @@ struct HTTPEndpoints: HTTPResponder {
         etcd_debugging_mvcc_compact_revision \(max(store.compactedRevision, 0))
         # HELP etcd_server_has_leader Whether or not a leader exists. 1 is existence, 0 is not.
         # TYPE etcd_server_has_leader gauge
-        etcd_server_has_leader 1
+        etcd_server_has_leader \(published.hasLeader ? 1 : 0)
         # HELP etcd_server_is_leader Whether or not this member is a leader. 1 if is, 0 otherwise.
         # TYPE etcd_server_is_leader gauge
-        etcd_server_is_leader 1
+        etcd_server_is_leader \(published.isLeader ? 1 : 0)
+        # HELP etcd_server_leader_changes_seen_total The number of leader changes seen.
+        # TYPE etcd_server_leader_changes_seen_total counter
+        etcd_server_leader_changes_seen_total \(published.leaderChanges)
+        # HELP etcd_server_is_learner Whether or not this member is a learner. 1 if is, 0 otherwise.
+        # TYPE etcd_server_is_learner gauge
+        etcd_server_is_learner \(published.isLearner ? 1 : 0)
+        # HELP etcd_server_proposals_committed_total The total number of consensus proposals committed.
+        # TYPE etcd_server_proposals_committed_total gauge
+        etcd_server_proposals_committed_total \(published.committed)
+        # HELP etcd_server_proposals_applied_total The total number of consensus proposals applied.
+        # TYPE etcd_server_proposals_applied_total gauge
+        etcd_server_proposals_applied_total \(published.applied)
         # HELP etcd_mvcc_keys_total Total number of keys.
         # TYPE etcd_mvcc_keys_total gauge
         etcd_mvcc_keys_total \(store.indexedKeyCount)

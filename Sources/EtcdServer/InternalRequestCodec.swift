@@ -31,25 +31,57 @@ enum InternalRequestCodec {
         out.append(UInt8(v))
     }
 
+    /// What one log entry asks for.
+    enum LogRequest: Sendable, Equatable {
+        case write(WriteOp)
+        case memberAttributes(id: UInt64, name: String, clientURLs: [String])
+        case memberPeerURLs(id: UInt64, peerURLs: [String])
+    }
+
     /// Replays a log entry into the operation it stands for. Unknown or empty requests advance the
     /// consistent index only (they belong to state machines this build doesn't have yet).
     static func decode(_ data: [UInt8]) throws(EtcdServerError) -> WriteOp {
-        try withBytes(data) { raw throws(EtcdServerError) -> WriteOp in
+        let (_, request) = try decodeEntry(data)
+        if case .write(let op) = request { return op }
+        return .noop
+    }
+
+    /// The request id the proposer waits on, and the request.
+    static func decodeEntry(_ data: [UInt8]) throws(EtcdServerError) -> (id: UInt64, request: LogRequest) {
+        try withBytes(data) { raw throws(EtcdServerError) -> (id: UInt64, request: LogRequest) in
             try withDecoded(Keelpb__InternalRequest.self, Descriptors.shared.internalRequest, raw) { m throws(EtcdServerError) in
                 let r = m.pointee
+                let id = r.id
                 switch r.request_case {
                 case KEELPB__INTERNAL_REQUEST__REQUEST_PUT:
-                    return .put(RequestDecoding.put(r.put))
+                    return (id, .write(.put(RequestDecoding.put(r.put))))
                 case KEELPB__INTERNAL_REQUEST__REQUEST_DELETE_RANGE:
-                    return .deleteRange(RequestDecoding.deleteRange(r.delete_range))
+                    return (id, .write(.deleteRange(RequestDecoding.deleteRange(r.delete_range))))
                 case KEELPB__INTERNAL_REQUEST__REQUEST_TXN:
-                    return .txn(try RequestDecoding.txn(r.txn))
+                    return (id, .write(.txn(try RequestDecoding.txn(r.txn))))
                 case KEELPB__INTERNAL_REQUEST__REQUEST_COMPACTION:
-                    return .compact(RequestDecoding.compaction(r.compaction))
+                    return (id, .write(.compact(RequestDecoding.compaction(r.compaction))))
+                case KEELPB__INTERNAL_REQUEST__REQUEST_MEMBER_ATTRIBUTES:
+                    let a = r.member_attributes.pointee
+                    return (id, .memberAttributes(id: a.member_id, name: cString(a.name),
+                                                  clientURLs: cStrings(a.n_client_urls, a.client_urls)))
+                case KEELPB__INTERNAL_REQUEST__REQUEST_MEMBER_PEER_URLS:
+                    let u = r.member_peer_urls.pointee
+                    return (id, .memberPeerURLs(id: u.member_id, peerURLs: cStrings(u.n_peer_urls, u.peer_urls)))
                 default:
-                    return .noop
+                    return (id, .write(.noop))
                 }
             }
         }
+    }
+
+    private static func cString(_ p: UnsafeMutablePointer<CChar>?) -> String {
+        guard let p else { return "" }
+        return String(cString: p)
+    }
+
+    private static func cStrings(_ n: Int, _ p: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> [String] {
+        guard let p else { return [] }
+        return (0..<n).map { cString(p[$0]) }
     }
 }

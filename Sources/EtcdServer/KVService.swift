@@ -4,7 +4,8 @@ import NIOCore
 import RPC
 
 /// etcdserverpb.KV: reads are served from the MVCC store on the event loop; every mutation goes through
-/// the write pipeline and is answered once durable and applied; read-only Txns are served locally, like etcd's.
+/// Raft and is answered once committed and applied here; linearizable reads (and read-only Txns) wait for a
+/// ReadIndex round, serializable ones are served from local state at once, like etcd's.
 struct KVService: Sendable {
     let context: ServerContext
 
@@ -26,11 +27,27 @@ struct KVService: Sendable {
                 }
             }
             try check { () throws(EtcdError) in try RequestValidation.check(r) }
-            let result: RangeResponse
-            do { result = try context.store.range(r) } catch { throw EtcdServerError(error) }
-            call.respond { $0.range(result, context.header(revision: result.revision)) }
+            if r.serializable { return Self.serveRange(call, r, context: context) }
+            // Linearizable: a ReadIndex round confirms this member has applied everything committed
+            // when the read arrived, then the read is served here.
+            let context = self.context
+            context.raft.linearizableRead { error in
+                call.eventLoop.execute {
+                    if let error { return call.fail(error) }
+                    Self.serveRange(call, r, context: context)
+                }
+            }
         } catch {
             call.fail(error)
+        }
+    }
+
+    private static func serveRange(_ call: ServerCall, _ r: RangeRequest, context: ServerContext) {
+        do {
+            let result = try context.store.range(r)
+            call.respond { $0.range(result, context.header(revision: result.revision)) }
+        } catch {
+            call.fail(EtcdServerError(error))
         }
     }
 
@@ -79,22 +96,36 @@ struct KVService: Sendable {
         do throws(EtcdServerError) {
             let op = try withBytes(request) { raw throws(EtcdServerError) in try decode(raw) }
             if case .txn(let t) = op, t.isReadOnly {
-                let result: TxnResponse.WithRevision
-                do { result = try context.store.readOnlyTxn(t) } catch { throw EtcdServerError(error) }
-                call.respond { $0.txn(result.response, context.header(revision: result.revision)) }
+                if t.isSerializable { return Self.serveReadOnlyTxn(call, t, context: context) }
+                context.raft.linearizableRead { error in
+                    call.eventLoop.execute {
+                        if let error { return call.fail(error) }
+                        Self.serveReadOnlyTxn(call, t, context: context)
+                    }
+                }
                 return
             }
+            let id = context.nextRequestID()
             let data = request.withUnsafeReadableBytes { raw in
-                InternalRequestCodec.encode(id: context.nextRequestID(), field: field, request: raw)
+                InternalRequestCodec.encode(id: id, field: field, request: raw)
             }
             if data.count > context.limits.maxRequestBytes { throw EtcdServerError.requestTooLarge }
-            if let error = context.pipeline.propose(op, data: data, done: { result in
+            if let error = context.propose(data, id: id, done: { result in
                 call.eventLoop.execute { Self.answer(call, result, context: context) }
             }) {
                 throw error
             }
         } catch {
             call.fail(error)
+        }
+    }
+
+    private static func serveReadOnlyTxn(_ call: ServerCall, _ t: TxnRequest, context: ServerContext) {
+        do {
+            let result = try context.store.readOnlyTxn(t)
+            call.respond { $0.txn(result.response, context.header(revision: result.revision)) }
+        } catch {
+            call.fail(EtcdServerError(error))
         }
     }
 
@@ -118,5 +149,15 @@ struct KVService: Sendable {
 
     private func check(_ body: () throws(EtcdError) -> Void) throws(EtcdServerError) {
         do { try body() } catch { throw EtcdServerError(error) }
+    }
+}
+
+extension TxnRequest {
+    /// etcd's isTxnSerializable: every op of both branches is a serializable Range (then no ReadIndex).
+    var isSerializable: Bool {
+        for op in success + failure {
+            guard case .range(let r) = op, r.serializable else { return false }
+        }
+        return true
     }
 }

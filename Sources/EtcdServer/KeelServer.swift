@@ -5,27 +5,36 @@ import Logging
 import MVCC
 import NIOCore
 import NIOPosix
+import PeerTransport
+import Raft
 import RPC
 import Transport
 import WAL
 
-/// A running Keel member: data dir, write path, services and client listeners.
+/// A running Keel member: data dir, Raft loop and applier, peer transport, services and client listeners.
 public final class KeelServer: Sendable {
     public let clientPorts: [Int]
+    public let peerPorts: [Int]
     private let transport: TransportServer
+    private let peers: PeerTransport
     private let group: MultiThreadedEventLoopGroup
     private let context: ServerContext
     private let logger: Logger
     private let autoCompaction: AutoCompaction?
+    private let publisher: AttributePublisher
 
-    private init(clientPorts: [Int], transport: TransportServer, group: MultiThreadedEventLoopGroup,
-                 context: ServerContext, logger: Logger, autoCompaction: AutoCompaction?) {
+    private init(clientPorts: [Int], peerPorts: [Int], transport: TransportServer, peers: PeerTransport,
+                 group: MultiThreadedEventLoopGroup, context: ServerContext, logger: Logger,
+                 autoCompaction: AutoCompaction?, publisher: AttributePublisher) {
         self.clientPorts = clientPorts
+        self.peerPorts = peerPorts
         self.transport = transport
+        self.peers = peers
         self.group = group
         self.context = context
         self.logger = logger
         self.autoCompaction = autoCompaction
+        self.publisher = publisher
     }
 
     public struct StartupError: Error, CustomStringConvertible {
@@ -33,55 +42,138 @@ public final class KeelServer: Sendable {
         init(_ description: String) { self.description = description }
     }
 
-    /// Opens (or bootstraps) the data dir, replays the WAL, and starts serving.
+    /// Opens (or bootstraps) the data dir, recovers Raft from the WAL, and starts serving.
     public static func start(config: ServerConfig, logger: Logger) async throws -> KeelServer {
-        guard config.initialCluster.members.count == 1 else {
-            throw StartupError("multi-member clusters need Raft replication, which this build of Keel does not have yet; "
-                + "--initial-cluster names \(config.initialCluster.members.count) members")
-        }
         let layout = DataLayout(dataDir: config.dataDir, walDir: config.walDir)
-        if !WAL.exists(directory: layout.walDir) {
-            // Bootstrap checks (our name in --initial-cluster, advertised peer URLs match) run only for a new
-            // member, as in etcd, and before anything is created on disk.
+        let fresh = !WAL.exists(directory: layout.walDir)
+        if fresh {
+            // Bootstrap checks run only for a new member, as in etcd, and before anything is created on disk.
             if case .failure(let error) = config.verifyBootstrap() { throw StartupError(error.message) }
+            if config.initialClusterState == .existing {
+                throw StartupError("joining an existing cluster (--initial-cluster-state existing) needs the member list "
+                    + "from its peers, which this build cannot fetch yet")
+            }
         }
         try layout.create()
-        let identity = try openWAL(layout: layout, config: config, logger: logger)
+        let quota = config.effectiveQuotaBackendBytes ?? unlimitedQuotaBytes
+        let backend = try Backend(config: BackendConfig(directory: layout.backendDir, quotaBytes: quota))
+        let store = try MVCCStore(backend: backend)
+        let members = MemberRegistry()
+
+        let identity: Identity
+        if fresh {
+            identity = try bootstrapNewCluster(config: config, layout: layout, store: store, members: members, logger: logger)
+        } else {
+            identity = try openWAL(layout: layout)
+        }
         let wal = identity.wal
-        var replay = identity.replay
-        logger.info("opened WAL", metadata: ["dir": "\(layout.walDir)", "entries": "\(replay.entries.count)"])
-        if let repair = replay.repair {
+        if let repair = identity.replay.repair {
             logger.warning("WAL had a torn tail (unacknowledged writes); truncated",
                            metadata: ["file": "\(repair.file)", "offset": "\(repair.offset)", "reason": "\(repair.reason)"])
         }
-
-        let backend = try Backend(config: BackendConfig(directory: layout.backendDir,
-                                                        quotaBytes: config.effectiveQuotaBackendBytes ?? unlimitedQuotaBytes))
-        let store = try MVCCStore(backend: backend)
-        let lastIndex = replay.entries.last?.index ?? replay.snapshot?.index ?? 0
+        guard identity.replay.snapshot != nil else {
+            throw StartupError("the WAL in \(layout.walDir) has no snapshot mark: it was written by a Keel without "
+                + "replication; start this member from an empty data dir")
+        }
+        let recovered = try RaftPersistence.recover(replay: identity.replay, snapDir: layout.backendDir)
+        logger.info("opened WAL", metadata: ["dir": "\(layout.walDir)", "entries": "\(identity.replay.entries.count)",
+                                             "snapshot-index": "\(recovered.snapshot.index)"])
+        let snapIndex = recovered.snapshot.index
+        if store.consistentIndex < snapIndex {
+            // A crash fell between accepting a snapshot and installing its image: install it now.
+            let image = RaftPersistence.imagePath(snapDir: layout.backendDir, index: snapIndex)
+            guard FileManager.default.fileExists(atPath: image) else {
+                throw StartupError("backend (consistent index \(store.consistentIndex)) is behind the snapshot at index "
+                    + "\(snapIndex) and its image \(image) is missing — refusing to serve")
+            }
+            try store.restore(fromImage: image)
+            try backend.sync()
+            try? FileManager.default.removeItem(atPath: image)
+            logger.info("installed the snapshot image left by a crash", metadata: ["index": "\(snapIndex)"])
+        }
+        let lastIndex = try recovered.storage.lastIndex()
         if store.consistentIndex > lastIndex {
             throw StartupError("backend is ahead of the WAL (consistent index \(store.consistentIndex) > last WAL index "
                 + "\(lastIndex)); the WAL in \(layout.walDir) is missing data — refusing to serve")
         }
-        try replayEntries(replay.entries, into: store, logger: logger)
-        replay.entries = []  // replayed: free them before serving
+        // Entries the backend applied were committed, even if the hard state recording that was not synced.
+        var hs = recovered.storage.hardState
+        if hs.commit < store.consistentIndex {
+            hs.commit = store.consistentIndex
+            recovered.storage.setHardState(hs)
+        }
+        try members.load(from: backend)
 
-        // Each start is a new term, as a single member's election makes it in etcd.
-        let term = (replay.hardState?.term ?? 1) + 1
-        try wal.save(entries: [], hardState: WALHardState(term: term, vote: identity.memberID, commit: lastIndex))
-        let pipeline = WritePipeline(wal: wal, store: store, term: term, memberID: identity.memberID,
-                                     lastIndex: lastIndex, logger: logger)
-        pipeline.start()
+        var raftConfig = Raft.Config(id: identity.memberID, randomSeed: UInt64.random(in: 1...UInt64.max))
+        raftConfig.electionTick = config.electionTicks
+        raftConfig.heartbeatTick = 1
+        raftConfig.applied = store.consistentIndex
+        raftConfig.preVote = config.preVote
+        raftConfig.checkQuorum = true
+        let node = try RawNode(config: raftConfig, storage: recovered.storage)
 
-        let members = [ServerContext.Member(
-            id: identity.memberID, name: config.name,
-            peerURLs: config.initialAdvertisePeerURLs.map(\.canonical),
-            clientURLs: config.advertiseClientURLs.map(\.canonical))]
+        let published = RaftPublished(memberID: identity.memberID)
+        published.setApplied(store.consistentIndex)
+        let waiters = Waiters<ProposalOutcome>()
+        let reads = ReadIndexBatcher()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let link = PeerLink(store: store, members: members, localID: identity.memberID, snapDir: layout.backendDir, logger: logger)
+        let peers = PeerTransport(config: PeerTransportConfig(localID: identity.memberID, clusterID: identity.clusterID,
+                                                              snapshotDirectory: layout.backendDir),
+                                  group: group, handler: link, logger: logger)
+        let publisher = AttributePublisher(memberID: identity.memberID, logger: logger)
+        let localID = identity.memberID
+        let applier = ApplyStage(store: store, members: members, waiters: waiters, reads: reads, published: published,
+                                 logger: logger) { change in
+            switch change {
+            case .added(let m), .updated(let m):
+                if m.id != localID { peers.updatePeer(id: m.id, urls: m.peerURLs) }
+                if m.id == localID && !m.name.isEmpty { publisher.applied() }
+            case .removed(let id):
+                peers.removePeer(id: id)
+            case .restored:
+                for m in members.all where m.id != localID { peers.updatePeer(id: m.id, urls: m.peerURLs) }
+            }
+        }
+        let electionMs = Int64(config.electionTimeoutMs)
+        let settings = RaftLoop.Settings(
+            tickInterval: .milliseconds(Int64(config.heartbeatIntervalMs)), electionTicks: config.electionTicks,
+            snapshotCount: config.snapshotCount, catchUpEntries: min(5000, max(config.snapshotCount, 1)),
+            maxSnapshots: Int(config.maxSnapshots), maxWALs: Int(config.maxWALs),
+            requestTimeout: .milliseconds(5000 + 2 * electionMs))
+        let loop = RaftLoop(node: node, storage: recovered.storage, wal: wal, snapDir: layout.backendDir, store: store,
+                            settings: settings, published: published, waiters: waiters, reads: reads, applier: applier,
+                            snapshotIndex: snapIndex, applied: store.consistentIndex, logger: logger)
+        link.loop = loop
+        loop.send = { messages in peers.send(messages) }
+
         let context = ServerContext(
-            store: store, pipeline: pipeline, clusterID: identity.clusterID, memberID: identity.memberID,
-            members: members,
+            store: store, raft: loop, published: published, members: members, clusterID: identity.clusterID,
+            memberID: identity.memberID,
             limits: .init(maxRequestBytes: Int(config.maxRequestBytes), maxTxnOps: Int(config.maxTxnOps)),
-            dataDir: config.dataDir)
+            dataDir: config.dataDir, name: config.name, strictReconfigCheck: config.strictReconfigCheck)
+        publisher.context = context
+
+        var peerPorts: [Int] = []
+        for m in members.all where m.id != identity.memberID { peers.addPeer(id: m.id, urls: m.peerURLs) }
+        do {
+            for url in config.listenPeerURLs {
+                let port = try await peers.listen(url: url.canonical)
+                peerPorts.append(port)
+            }
+        } catch {
+            try? await group.shutdownGracefully()
+            throw StartupError("cannot listen on peer URL: \(error)")
+        }
+        applier.start()
+        loop.start()
+        // A member alone in its cluster need not wait out an election timeout; others start their
+        // election clocks almost elapsed (etcd's --initial-election-tick-advance).
+        if node.status.confState.voters == [identity.memberID] {
+            _ = loop.inbox.tryPush(.campaign)
+        } else if config.initialElectionTickAdvance {
+            _ = loop.inbox.tryPush(.advanceTicks(max(config.electionTicks - 1, 0)))
+        }
 
         var grpc = GRPCServer(limits: GRPCServerLimits(maxReceiveMessageBytes: Int(config.maxRequestBytes) + 512 * 1024))
         KVService(context: context).register(into: &grpc)
@@ -89,7 +181,6 @@ public final class KeelServer: Sendable {
         AlarmService(context: context).register(into: &grpc)
         var transportConfig = TransportConfiguration(grpc: grpc, http: HTTPEndpoints(context: context))
         transportConfig.http2.maxConcurrentStreams = config.maxConcurrentStreams
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let transport = TransportServer(group: group, configuration: transportConfig)
         var ports: [Int] = []
         do {
@@ -101,26 +192,25 @@ public final class KeelServer: Sendable {
             }
         } catch {
             await transport.shutdownGracefully(gracePeriod: .seconds(0))
-            pipeline.stop()
+            loop.stop()
+            await peers.shutdown()
             try? await group.shutdownGracefully()
             throw StartupError("cannot listen on client URL: \(error)")
         }
-        logger.info("published local member to cluster", metadata: [
-            "local-member-id": "\(String(identity.memberID, radix: 16))",
-            "cluster-id": "\(String(identity.clusterID, radix: 16))"])
-        logger.info("enabled capabilities for version", metadata: ["cluster-version": "3.4"])
         let autoCompaction = AutoCompaction(mode: config.autoCompaction, context: context, eventLoop: group.next(), logger: logger)
-        logger.info("ready to serve client requests")
-        return KeelServer(clientPorts: ports, transport: transport, group: group, context: context, logger: logger,
-                          autoCompaction: autoCompaction)
+        publisher.start(name: config.name, clientURLs: config.advertiseClientURLs.map(\.canonical), eventLoop: group.next())
+        return KeelServer(clientPorts: ports, peerPorts: peerPorts, transport: transport, peers: peers, group: group,
+                          context: context, logger: logger, autoCompaction: autoCompaction, publisher: publisher)
     }
 
-    /// GOAWAY to every client, let in-flight calls finish, then flush the write path and close the data dir.
+    /// GOAWAY to every client, let in-flight calls finish, then stop Raft (draining the applier) and close.
     public func shutdown() async {
         logger.info("received terminate signal, shutting down")
         autoCompaction?.cancel()
+        publisher.cancel()
         await transport.shutdownGracefully(gracePeriod: .seconds(5))
-        context.pipeline.stop()
+        context.raft.stop()
+        await peers.shutdown()
         context.store.backend.close()
         try? await group.shutdownGracefully()
         logger.info("stopped serving")
@@ -136,46 +226,42 @@ public final class KeelServer: Sendable {
     }
 
     /// An existing data dir keeps the identity it was created with (flags only matter at bootstrap, as in etcd).
-    private static func openWAL(layout: DataLayout, config: ServerConfig, logger: Logger) throws -> Identity {
-        if WAL.exists(directory: layout.walDir) {
-            let (wal, replay) = try WAL.open(directory: layout.walDir)
-            guard let ids = WALMetadata.decode(replay.metadata) else {
-                throw StartupError("WAL metadata in \(layout.walDir) is unreadable")
-            }
-            return Identity(wal: wal, replay: replay, memberID: ids.memberID, clusterID: ids.clusterID)
+    private static func openWAL(layout: DataLayout) throws -> Identity {
+        let (wal, replay) = try WAL.open(directory: layout.walDir)
+        guard let ids = WALMetadata.decode(replay.metadata) else {
+            throw StartupError("WAL metadata in \(layout.walDir) is unreadable")
         }
+        return Identity(wal: wal, replay: replay, memberID: ids.memberID, clusterID: ids.clusterID)
+    }
+
+    /// A founding member of a new cluster: every founder writes the same starting point — the members
+    /// of --initial-cluster in the backend (consistent index 1), then a Raft snapshot at index 1, term 1
+    /// whose membership is all of them as voters. The backend goes first: the WAL's existence is what
+    /// marks the data dir as initialized, so a crash in between just bootstraps again.
+    private static func bootstrapNewCluster(config: ServerConfig, layout: DataLayout, store: MVCCStore,
+                                            members: MemberRegistry, logger: Logger) throws -> Identity {
         guard let memberID = config.localMemberID else {
             throw StartupError("couldn't find local name \"\(config.name)\" in the initial cluster configuration")
         }
         let clusterID = config.initialCluster.clusterID
-        let wal = try WAL.create(directory: layout.walDir, metadata: WALMetadata.encode(memberID: memberID, clusterID: clusterID))
-        let (opened, replay) = try { try wal.close(); return try WAL.open(directory: layout.walDir) }()
-        logger.info("bootstrapped new member", metadata: ["member-id": "\(String(memberID, radix: 16))"])
-        return Identity(wal: opened, replay: replay, memberID: memberID, clusterID: clusterID)
-    }
-
-    /// Re-applies logged entries the backend has not seen (its consistent index makes this idempotent).
-    private static func replayEntries(_ entries: [WALEntry], into store: MVCCStore, logger: Logger) throws {
-        let start = store.consistentIndex
-        var batch: [(index: UInt64, op: WriteOp)] = []
-        var replayed = 0
-        for entry in entries where entry.index > start {
-            let op: WriteOp
-            do { op = try InternalRequestCodec.decode(entry.data) } catch {
-                throw StartupError("WAL entry \(entry.index) does not decode: \(error.status.message)")
-            }
-            batch.append((entry.index, op))
-            if batch.count == 1024 {
-                _ = store.applyBatch(batch)
-                replayed += batch.count
-                batch.removeAll(keepingCapacity: true)
-            }
+        for m in config.initialCluster.members {
+            try members.upsert(MemberInfo(id: m.id, name: m.name, peerURLs: m.peerURLs.map(\.canonical), clientURLs: [],
+                                          isLearner: false), backend: store.backend)
         }
-        if !batch.isEmpty {
-            _ = store.applyBatch(batch)
-            replayed += batch.count
-        }
-        if replayed > 0 { logger.info("replayed WAL entries into the backend", metadata: ["count": "\(replayed)"]) }
+        _ = store.applyBatch([(1, .noop)])
+        try store.backend.sync()
+        let conf = ConfState(voters: config.initialCluster.members.map(\.id))
+        try RaftPersistence.saveConfState(snapDir: layout.backendDir, index: 1, term: 1, conf: conf)
+        let created = try WAL.create(directory: layout.walDir,
+                                     metadata: WALMetadata.encode(memberID: memberID, clusterID: clusterID))
+        try created.saveSnapshotMark(WALSnapshotMark(index: 1, term: 1))
+        try created.save(entries: [], hardState: WALHardState(term: 1, vote: 0, commit: 1))
+        try created.close()
+        let (wal, replay) = try WAL.open(directory: layout.walDir)
+        logger.info("bootstrapped new member", metadata: [
+            "member-id": "\(hex(memberID))", "cluster-id": "\(hex(clusterID))",
+            "initial-cluster": "\(config.initialCluster.text)"])
+        return Identity(wal: wal, replay: replay, memberID: memberID, clusterID: clusterID)
     }
 }
 

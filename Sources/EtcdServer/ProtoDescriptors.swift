@@ -11,6 +11,11 @@ struct Descriptors: @unchecked Sendable {  // immutable pointers to static C dat
     let compactionRequest = ProtoCodec.descriptor(of: etcdserverpb__compaction_request__init)
     let alarmRequest = ProtoCodec.descriptor(of: etcdserverpb__alarm_request__init)
     let internalRequest = ProtoCodec.descriptor(of: keelpb__internal_request__init)
+    let memberAddRequest = ProtoCodec.descriptor(of: etcdserverpb__member_add_request__init)
+    let memberRemoveRequest = ProtoCodec.descriptor(of: etcdserverpb__member_remove_request__init)
+    let memberUpdateRequest = ProtoCodec.descriptor(of: etcdserverpb__member_update_request__init)
+    let memberPromoteRequest = ProtoCodec.descriptor(of: etcdserverpb__member_promote_request__init)
+    let moveLeaderRequest = ProtoCodec.descriptor(of: etcdserverpb__move_leader_request__init)
 
     static let shared = Descriptors()
 }

@@ -1,49 +1,57 @@
-import Atomics
 import KeelConfig
 import MVCC
+import Raft
 
-/// What every service needs: the store, the write path, this member's identity and the request limits.
+/// What every service needs: the store, the Raft loop, this member's identity and the request limits.
 final class ServerContext: Sendable {
     struct Limits: Sendable {
         var maxRequestBytes: Int
         var maxTxnOps: Int
     }
 
-    struct Member: Sendable {
-        let id: UInt64
-        let name: String
-        let peerURLs: [String]
-        let clientURLs: [String]
-    }
-
     let store: MVCCStore
-    let pipeline: WritePipeline
+    let raft: RaftLoop
+    let published: RaftPublished
+    let members: MemberRegistry
     let clusterID: UInt64
     let memberID: UInt64
-    let members: [Member]
     let limits: Limits
     let dataDir: String
-    private let requestIDs: ManagedAtomic<UInt64>
+    let name: String
+    let strictReconfigCheck: Bool
+    let requestIDs: RequestIDGenerator
 
-    init(store: MVCCStore, pipeline: WritePipeline, clusterID: UInt64, memberID: UInt64, members: [Member],
-         limits: Limits, dataDir: String) {
+    init(store: MVCCStore, raft: RaftLoop, published: RaftPublished, members: MemberRegistry, clusterID: UInt64,
+         memberID: UInt64, limits: Limits, dataDir: String, name: String, strictReconfigCheck: Bool) {
         self.store = store
-        self.pipeline = pipeline
+        self.raft = raft
+        self.published = published
+        self.members = members
         self.clusterID = clusterID
         self.memberID = memberID
-        self.members = members
         self.limits = limits
         self.dataDir = dataDir
-        // etcd's request ids: member id bits + a counter, so ids from different members never collide.
-        self.requestIDs = ManagedAtomic(memberID << 16)
+        self.name = name
+        self.strictReconfigCheck = strictReconfigCheck
+        self.requestIDs = RequestIDGenerator(memberID: memberID)
     }
 
-    func nextRequestID() -> UInt64 {
-        requestIDs.loadThenWrappingIncrement(ordering: .relaxed)
-    }
+    func nextRequestID() -> UInt64 { requestIDs.next() }
 
     @inline(__always)
     func header(revision: Int64) -> HeaderFields {
-        HeaderFields(clusterID: clusterID, memberID: memberID, revision: revision, raftTerm: pipeline.term)
+        HeaderFields(clusterID: clusterID, memberID: memberID, revision: revision, raftTerm: published.term)
+    }
+
+    /// Proposes a mutation already encoded as a `keelpb.InternalRequest` carrying `id`; `done` gets the
+    /// result of applying it on this member.
+    func propose(_ data: [UInt8], id: UInt64, done: @escaping @Sendable (ApplyResult) -> Void) -> EtcdServerError? {
+        raft.propose(data, id: id) { outcome in
+            switch outcome {
+            case .applied(let r): done(r)
+            case .failed(let e):
+                done(ApplyResult(outcome: .failed(EtcdError(code: e.status.code.rawValue, message: e.status.message)), revision: 0))
+            }
+        }
     }
 }

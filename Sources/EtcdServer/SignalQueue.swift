@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import NIOCore
 
 /// A bounded FIFO handed between threads with a mutex and condition variable. Taking drains everything
 /// queued at once, which is what group commit wants.
@@ -53,6 +54,32 @@ final class SignalQueue<Element>: @unchecked Sendable {  // all state under `mut
         defer { pthread_mutex_unlock(&mutex) }
         while items.isEmpty && !closed { pthread_cond_wait(&notEmpty, &mutex) }
         if items.isEmpty { return false }
+        if items.count <= max {
+            swap(&batch, &items)
+            items.removeAll(keepingCapacity: true)
+        } else {
+            batch.append(contentsOf: items.prefix(max))
+            items.removeFirst(max)
+        }
+        pthread_cond_broadcast(&notFull)
+        return true
+    }
+
+    /// Like `take`, but waits at most `timeout` for the first item; returns false only once closed and
+    /// drained (an empty `batch` after true means the time ran out).
+    func take(max: Int, into batch: inout [Element], timeout: TimeAmount) -> Bool {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        if items.isEmpty && !closed && timeout.nanoseconds > 0 {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            let total = Int64(now.tv_nsec) + timeout.nanoseconds
+            var until = timespec(tv_sec: now.tv_sec + Int(total / 1_000_000_000), tv_nsec: Int(total % 1_000_000_000))
+            while items.isEmpty && !closed {
+                if pthread_cond_timedwait(&notEmpty, &mutex, &until) == ETIMEDOUT { break }
+            }
+        }
+        if items.isEmpty { return !closed }
         if items.count <= max {
             swap(&batch, &items)
             items.removeAll(keepingCapacity: true)

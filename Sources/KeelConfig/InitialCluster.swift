@@ -61,6 +61,16 @@ public struct InitialCluster: Sendable, Equatable {
         return SHA1.prefixUInt64(bytes)
     }
 
+    /// etcd's NewMember for a member added at run time (MemberAdd): the sorted peer URLs, the cluster
+    /// name (empty there) and the time in Unix seconds are hashed.
+    public static func memberID(peerURLs: [String], clusterName: String = "", unixSeconds: Int64) -> UInt64 {
+        var bytes: [UInt8] = []
+        for u in peerURLs.sorted() { bytes.append(contentsOf: Array(u.utf8)) }
+        bytes.append(contentsOf: Array(clusterName.utf8))
+        bytes.append(contentsOf: Array(String(unixSeconds).utf8))
+        return SHA1.prefixUInt64(bytes)
+    }
+
     /// etcd's RaftCluster.genID.
     public static func clusterID(memberIDs: [UInt64]) -> UInt64 {
         var bytes: [UInt8] = []

@@ -102,6 +102,17 @@ public enum SnapshotFile {
         return result
     }
 
+    /// The snapshot at exactly (index, term), checked; throws `.corrupt` when it is missing or damaged
+    /// (the WAL's snapshot mark names it, so start-up cannot go on without it).
+    public static func load(directory: String, index: UInt64, term: UInt64, maxBytes: Int = defaultMaxBytes) throws -> LoadedSnapshot {
+        let name = fileName(index: index, term: term)
+        let path = FileIO.join(directory, name)
+        switch load(path: path, name: name, maxBytes: maxBytes) {
+        case .success(let s): return s
+        case .failure(let f): throw WALError.corrupt(file: path, offset: 0, reason: f.text)
+        }
+    }
+
     /// Deletes all but the newest `keep` snapshot files (and stray temp files). Returns the removed paths.
     @discardableResult
     public static func purge(directory: String, keep: Int) throws -> [String] {

@@ -59,10 +59,16 @@ extension WAL {
         }
     }
 
-    /// `append` then, if asked, `sync`: the one call per Raft Ready batch.
+    /// `append` then, if asked, `sync`: the one call per Raft Ready batch. Without a sync the records
+    /// are still written to the file (one pwrite, no fsync): a process that is killed keeps them in the
+    /// page cache, so a restart knows e.g. the newest commit index, though a power loss may drop them.
     public func save(entries: [WALEntry], hardState: WALHardState?, sync: Bool = true) throws {
         try append(entries: entries, hardState: hardState)
-        if sync { try self.sync() }
+        if sync {
+            try self.sync()
+        } else {
+            try poisoningOnFailure { try flush() }
+        }
     }
 
     /// Records that a snapshot at (index, term) exists, and syncs (together with anything buffered).
@@ -87,11 +93,18 @@ extension WAL {
     /// Returns how many segment files were removed.
     @discardableResult
     public func releaseSegments(upTo index: UInt64) throws -> Int {
+        try releaseSegments(upTo: index, keepingAtLeast: 0)
+    }
+
+    /// As `releaseSegments(upTo:)`, but leaves at least `keep` segment files (etcd's --max-wals: a
+    /// count of files to retain; 0 keeps none beyond what is needed).
+    @discardableResult
+    public func releaseSegments(upTo index: UInt64, keepingAtLeast keep: Int) throws -> Int {
         try checkUsable()
         guard let mark, let markSegment else { return 0 }
         let limit = min(index, mark.index)
         var removed = 0
-        while removed < segments.count - 1 {
+        while removed < segments.count - 1 && segments.count - removed > keep {
             let s = segments[removed]
             guard s.name.seq < markSegment, s.maxEntryIndex <= limit else { break }
             try FileIO.unlink(FileIO.join(directory, s.name.fileName))

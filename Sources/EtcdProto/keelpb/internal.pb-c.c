@@ -97,6 +97,96 @@ void   keelpb__internal_authenticate_request__free_unpacked
   assert(message->base.descriptor == &keelpb__internal_authenticate_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   keelpb__member_attributes_request__init
+                     (Keelpb__MemberAttributesRequest         *message)
+{
+  static const Keelpb__MemberAttributesRequest init_value = KEELPB__MEMBER_ATTRIBUTES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t keelpb__member_attributes_request__get_packed_size
+                     (const Keelpb__MemberAttributesRequest *message)
+{
+  assert(message->base.descriptor == &keelpb__member_attributes_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t keelpb__member_attributes_request__pack
+                     (const Keelpb__MemberAttributesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &keelpb__member_attributes_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t keelpb__member_attributes_request__pack_to_buffer
+                     (const Keelpb__MemberAttributesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &keelpb__member_attributes_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Keelpb__MemberAttributesRequest *
+       keelpb__member_attributes_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Keelpb__MemberAttributesRequest *)
+     protobuf_c_message_unpack (&keelpb__member_attributes_request__descriptor,
+                                allocator, len, data);
+}
+void   keelpb__member_attributes_request__free_unpacked
+                     (Keelpb__MemberAttributesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &keelpb__member_attributes_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   keelpb__member_peer_urls_request__init
+                     (Keelpb__MemberPeerURLsRequest         *message)
+{
+  static const Keelpb__MemberPeerURLsRequest init_value = KEELPB__MEMBER_PEER_URLS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t keelpb__member_peer_urls_request__get_packed_size
+                     (const Keelpb__MemberPeerURLsRequest *message)
+{
+  assert(message->base.descriptor == &keelpb__member_peer_urls_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t keelpb__member_peer_urls_request__pack
+                     (const Keelpb__MemberPeerURLsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &keelpb__member_peer_urls_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t keelpb__member_peer_urls_request__pack_to_buffer
+                     (const Keelpb__MemberPeerURLsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &keelpb__member_peer_urls_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Keelpb__MemberPeerURLsRequest *
+       keelpb__member_peer_urls_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Keelpb__MemberPeerURLsRequest *)
+     protobuf_c_message_unpack (&keelpb__member_peer_urls_request__descriptor,
+                                allocator, len, data);
+}
+void   keelpb__member_peer_urls_request__free_unpacked
+                     (Keelpb__MemberPeerURLsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &keelpb__member_peer_urls_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   keelpb__internal_request__init
                      (Keelpb__InternalRequest         *message)
 {
@@ -270,7 +360,122 @@ const ProtobufCMessageDescriptor keelpb__internal_authenticate_request__descript
   (ProtobufCMessageInit) keelpb__internal_authenticate_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor keelpb__internal_request__field_descriptors[27] =
+static const ProtobufCFieldDescriptor keelpb__member_attributes_request__field_descriptors[3] =
+{
+  {
+    "member_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Keelpb__MemberAttributesRequest, member_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Keelpb__MemberAttributesRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "client_urls",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Keelpb__MemberAttributesRequest, n_client_urls),
+    offsetof(Keelpb__MemberAttributesRequest, client_urls),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned keelpb__member_attributes_request__field_indices_by_name[] = {
+  2,   /* field[2] = client_urls */
+  0,   /* field[0] = member_id */
+  1,   /* field[1] = name */
+};
+static const ProtobufCIntRange keelpb__member_attributes_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor keelpb__member_attributes_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "keelpb.MemberAttributesRequest",
+  "MemberAttributesRequest",
+  "Keelpb__MemberAttributesRequest",
+  "keelpb",
+  sizeof(Keelpb__MemberAttributesRequest),
+  3,
+  keelpb__member_attributes_request__field_descriptors,
+  keelpb__member_attributes_request__field_indices_by_name,
+  1,  keelpb__member_attributes_request__number_ranges,
+  (ProtobufCMessageInit) keelpb__member_attributes_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor keelpb__member_peer_urls_request__field_descriptors[2] =
+{
+  {
+    "member_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Keelpb__MemberPeerURLsRequest, member_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "peer_urls",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Keelpb__MemberPeerURLsRequest, n_peer_urls),
+    offsetof(Keelpb__MemberPeerURLsRequest, peer_urls),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned keelpb__member_peer_urls_request__field_indices_by_name[] = {
+  0,   /* field[0] = member_id */
+  1,   /* field[1] = peer_urls */
+};
+static const ProtobufCIntRange keelpb__member_peer_urls_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor keelpb__member_peer_urls_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "keelpb.MemberPeerURLsRequest",
+  "MemberPeerURLsRequest",
+  "Keelpb__MemberPeerURLsRequest",
+  "keelpb",
+  sizeof(Keelpb__MemberPeerURLsRequest),
+  2,
+  keelpb__member_peer_urls_request__field_descriptors,
+  keelpb__member_peer_urls_request__field_indices_by_name,
+  1,  keelpb__member_peer_urls_request__number_ranges,
+  (ProtobufCMessageInit) keelpb__member_peer_urls_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor keelpb__internal_request__field_descriptors[29] =
 {
   {
     "ID",
@@ -596,6 +801,30 @@ static const ProtobufCFieldDescriptor keelpb__internal_request__field_descriptor
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "member_attributes",
+    2000,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Keelpb__InternalRequest, request_case),
+    offsetof(Keelpb__InternalRequest, member_attributes),
+    &keelpb__member_attributes_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "member_peer_urls",
+    2001,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Keelpb__InternalRequest, request_case),
+    offsetof(Keelpb__InternalRequest, member_peer_urls),
+    &keelpb__member_peer_urls_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned keelpb__internal_request__field_indices_by_name[] = {
   0,   /* field[0] = ID */
@@ -622,11 +851,13 @@ static const unsigned keelpb__internal_request__field_indices_by_name[] = {
   9,   /* field[9] = lease_checkpoint */
   6,   /* field[6] = lease_grant */
   7,   /* field[7] = lease_revoke */
+  27,   /* field[27] = member_attributes */
+  28,   /* field[28] = member_peer_urls */
   2,   /* field[2] = put */
   1,   /* field[1] = range */
   4,   /* field[4] = txn */
 };
-static const ProtobufCIntRange keelpb__internal_request__number_ranges[7 + 1] =
+static const ProtobufCIntRange keelpb__internal_request__number_ranges[8 + 1] =
 {
   { 1, 0 },
   { 3, 1 },
@@ -635,7 +866,8 @@ static const ProtobufCIntRange keelpb__internal_request__number_ranges[7 + 1] =
   { 1011, 12 },
   { 1100, 14 },
   { 1200, 22 },
-  { 0, 27 }
+  { 2000, 27 },
+  { 0, 29 }
 };
 const ProtobufCMessageDescriptor keelpb__internal_request__descriptor =
 {
@@ -645,10 +877,10 @@ const ProtobufCMessageDescriptor keelpb__internal_request__descriptor =
   "Keelpb__InternalRequest",
   "keelpb",
   sizeof(Keelpb__InternalRequest),
-  27,
+  29,
   keelpb__internal_request__field_descriptors,
   keelpb__internal_request__field_indices_by_name,
-  7,  keelpb__internal_request__number_ranges,
+  8,  keelpb__internal_request__number_ranges,
   (ProtobufCMessageInit) keelpb__internal_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

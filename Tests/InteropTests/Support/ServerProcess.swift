@@ -48,7 +48,8 @@ final class ServerProcess {
 
     /// Starts `kind` with exactly `arguments` and `environment` (which must make it listen on
     /// `ports.client` for the test to reach it), and waits until it serves.
-    init(kind: ServerKind, ports: ServerPorts, dataDir: String, arguments: [String], environment: [String: String]) throws {
+    init(kind: ServerKind, ports: ServerPorts, dataDir: String, arguments: [String], environment: [String: String],
+         waitUntilReady: Bool = true) throws {
         self.kind = kind
         self.ports = ports
         self.dataDir = dataDir
@@ -83,7 +84,15 @@ final class ServerProcess {
             throw HarnessError.system("cannot launch \(kind): \(error)")
         }
         close(descriptors[1])  // only the child writes now; its exit ends the stream
+        self.arguments = arguments
+        if waitUntilReady { try self.waitUntilReady() }
+    }
 
+    private let arguments: [String]
+
+    /// Waits for the ready line (members of a new cluster print it only once a quorum runs, so a
+    /// cluster test starts them all, then waits for each).
+    func waitUntilReady() throws {
         guard output.waitForMarker(timeoutSeconds: Self.readyTimeoutSeconds) else {
             let status = process.isRunning ? "still running" : "exited"
             kill9()
@@ -92,6 +101,8 @@ final class ServerProcess {
                     + "arguments: \(arguments.joined(separator: " "))\n--- log ---\n\(log)")
         }
     }
+
+    var pid: Int32 { process.processIdentifier }
 
     /// SIGTERM, wait up to `stopTimeoutSeconds`, then SIGKILL. Returns how the server ended.
     @discardableResult

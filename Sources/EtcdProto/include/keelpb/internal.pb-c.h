@@ -18,6 +18,8 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Keelpb__RequestHeader Keelpb__RequestHeader;
 typedef struct Keelpb__InternalAuthenticateRequest Keelpb__InternalAuthenticateRequest;
+typedef struct Keelpb__MemberAttributesRequest Keelpb__MemberAttributesRequest;
+typedef struct Keelpb__MemberPeerURLsRequest Keelpb__MemberPeerURLsRequest;
 typedef struct Keelpb__InternalRequest Keelpb__InternalRequest;
 
 
@@ -63,6 +65,38 @@ struct  Keelpb__InternalAuthenticateRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Keel-only: a member publishes its name and client URLs once it serves (etcd does this through a
+ * v2 store PUT to /0/members/<id>/attributes; "published local member to cluster" is logged when it applies).
+ */
+struct  Keelpb__MemberAttributesRequest
+{
+  ProtobufCMessage base;
+  uint64_t member_id;
+  char *name;
+  size_t n_client_urls;
+  char **client_urls;
+};
+#define KEELPB__MEMBER_ATTRIBUTES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&keelpb__member_attributes_request__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+/*
+ * Keel-only: Cluster/MemberUpdate's new peer URLs (etcd uses a ConfChangeUpdateNode for this).
+ */
+struct  Keelpb__MemberPeerURLsRequest
+{
+  ProtobufCMessage base;
+  uint64_t member_id;
+  size_t n_peer_urls;
+  char **peer_urls;
+};
+#define KEELPB__MEMBER_PEER_URLS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&keelpb__member_peer_urls_request__descriptor) \
+    , 0, 0,NULL }
+
+
 typedef enum {
   KEELPB__INTERNAL_REQUEST__REQUEST__NOT_SET = 0,
   KEELPB__INTERNAL_REQUEST__REQUEST_RANGE = 3,
@@ -89,7 +123,9 @@ typedef enum {
   KEELPB__INTERNAL_REQUEST__REQUEST_AUTH_ROLE_DELETE = 1201,
   KEELPB__INTERNAL_REQUEST__REQUEST_AUTH_ROLE_GET = 1202,
   KEELPB__INTERNAL_REQUEST__REQUEST_AUTH_ROLE_GRANT_PERMISSION = 1203,
-  KEELPB__INTERNAL_REQUEST__REQUEST_AUTH_ROLE_REVOKE_PERMISSION = 1204
+  KEELPB__INTERNAL_REQUEST__REQUEST_AUTH_ROLE_REVOKE_PERMISSION = 1204,
+  KEELPB__INTERNAL_REQUEST__REQUEST_MEMBER_ATTRIBUTES = 2000,
+  KEELPB__INTERNAL_REQUEST__REQUEST_MEMBER_PEER_URLS = 2001
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(KEELPB__INTERNAL_REQUEST__REQUEST__CASE)
 } Keelpb__InternalRequest__RequestCase;
 
@@ -128,6 +164,8 @@ struct  Keelpb__InternalRequest
     Etcdserverpb__AuthRoleGetRequest *auth_role_get;
     Etcdserverpb__AuthRoleGrantPermissionRequest *auth_role_grant_permission;
     Etcdserverpb__AuthRoleRevokePermissionRequest *auth_role_revoke_permission;
+    Keelpb__MemberAttributesRequest *member_attributes;
+    Keelpb__MemberPeerURLsRequest *member_peer_urls;
   };
 };
 #define KEELPB__INTERNAL_REQUEST__INIT \
@@ -173,6 +211,44 @@ Keelpb__InternalAuthenticateRequest *
 void   keelpb__internal_authenticate_request__free_unpacked
                      (Keelpb__InternalAuthenticateRequest *message,
                       ProtobufCAllocator *allocator);
+/* Keelpb__MemberAttributesRequest methods */
+void   keelpb__member_attributes_request__init
+                     (Keelpb__MemberAttributesRequest         *message);
+size_t keelpb__member_attributes_request__get_packed_size
+                     (const Keelpb__MemberAttributesRequest   *message);
+size_t keelpb__member_attributes_request__pack
+                     (const Keelpb__MemberAttributesRequest   *message,
+                      uint8_t             *out);
+size_t keelpb__member_attributes_request__pack_to_buffer
+                     (const Keelpb__MemberAttributesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Keelpb__MemberAttributesRequest *
+       keelpb__member_attributes_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   keelpb__member_attributes_request__free_unpacked
+                     (Keelpb__MemberAttributesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Keelpb__MemberPeerURLsRequest methods */
+void   keelpb__member_peer_urls_request__init
+                     (Keelpb__MemberPeerURLsRequest         *message);
+size_t keelpb__member_peer_urls_request__get_packed_size
+                     (const Keelpb__MemberPeerURLsRequest   *message);
+size_t keelpb__member_peer_urls_request__pack
+                     (const Keelpb__MemberPeerURLsRequest   *message,
+                      uint8_t             *out);
+size_t keelpb__member_peer_urls_request__pack_to_buffer
+                     (const Keelpb__MemberPeerURLsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Keelpb__MemberPeerURLsRequest *
+       keelpb__member_peer_urls_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   keelpb__member_peer_urls_request__free_unpacked
+                     (Keelpb__MemberPeerURLsRequest *message,
+                      ProtobufCAllocator *allocator);
 /* Keelpb__InternalRequest methods */
 void   keelpb__internal_request__init
                      (Keelpb__InternalRequest         *message);
@@ -200,6 +276,12 @@ typedef void (*Keelpb__RequestHeader_Closure)
 typedef void (*Keelpb__InternalAuthenticateRequest_Closure)
                  (const Keelpb__InternalAuthenticateRequest *message,
                   void *closure_data);
+typedef void (*Keelpb__MemberAttributesRequest_Closure)
+                 (const Keelpb__MemberAttributesRequest *message,
+                  void *closure_data);
+typedef void (*Keelpb__MemberPeerURLsRequest_Closure)
+                 (const Keelpb__MemberPeerURLsRequest *message,
+                  void *closure_data);
 typedef void (*Keelpb__InternalRequest_Closure)
                  (const Keelpb__InternalRequest *message,
                   void *closure_data);
@@ -211,6 +293,8 @@ typedef void (*Keelpb__InternalRequest_Closure)
 
 extern const ProtobufCMessageDescriptor keelpb__request_header__descriptor;
 extern const ProtobufCMessageDescriptor keelpb__internal_authenticate_request__descriptor;
+extern const ProtobufCMessageDescriptor keelpb__member_attributes_request__descriptor;
+extern const ProtobufCMessageDescriptor keelpb__member_peer_urls_request__descriptor;
 extern const ProtobufCMessageDescriptor keelpb__internal_request__descriptor;
 
 PROTOBUF_C__END_DECLS

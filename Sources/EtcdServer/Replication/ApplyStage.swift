@@ -1,0 +1,204 @@
+import Foundation
+import Logging
+import MVCC
+import Raft
+
+/// The outcome a proposer waits for.
+enum ProposalOutcome: Sendable {
+    case applied(ApplyResult)
+    case failed(EtcdServerError)
+}
+
+/// Work the Raft loop hands to the applier, in log order.
+enum ApplyWork: Sendable {
+    case entries([Entry])
+    /// Replace the state machine with the image received with a snapshot at `index`.
+    case snapshot(index: UInt64, image: String)
+}
+
+/// Applies committed entries, in order, on its own thread, so that applying batch N overlaps the WAL
+/// sync of batch N+1. Every member applies the same log to the same state: the MVCC store, and the
+/// membership (conf changes and published attributes). The proposer's waiter is completed here.
+final class ApplyStage: @unchecked Sendable {  // thread state is owned by the apply thread
+    private let store: MVCCStore
+    private let members: MemberRegistry
+    private let waiters: Waiters<ProposalOutcome>
+    private let reads: ReadIndexBatcher
+    private let published: RaftPublished
+    private let logger: Logger
+    let queue: SignalQueue<ApplyWork>
+    private let done = DispatchSemaphore(value: 0)
+    private var lastSync = Date()
+    private let backendSyncInterval: TimeInterval
+    /// Called (on the apply thread) after a change to the membership was applied.
+    private let onMembershipChange: @Sendable (MemberChange) -> Void
+
+    enum MemberChange: Sendable {
+        case added(MemberInfo)
+        case removed(UInt64)
+        case updated(MemberInfo)
+        case restored
+    }
+
+    init(store: MVCCStore, members: MemberRegistry, waiters: Waiters<ProposalOutcome>, reads: ReadIndexBatcher,
+         published: RaftPublished, logger: Logger, backlog: Int = 64, backendSyncInterval: TimeInterval = 1,
+         onMembershipChange: @escaping @Sendable (MemberChange) -> Void) {
+        self.store = store
+        self.members = members
+        self.waiters = waiters
+        self.reads = reads
+        self.published = published
+        self.logger = logger
+        self.queue = SignalQueue(capacity: backlog)
+        self.backendSyncInterval = backendSyncInterval
+        self.onMembershipChange = onMembershipChange
+    }
+
+    func start() {
+        let t = Thread { [self] in run() }
+        t.name = "keel-apply"
+        t.start()
+    }
+
+    /// Applies what was queued, then stops (the queue must have been closed).
+    func waitUntilDone() { done.wait() }
+
+    private func run() {
+        var work: [ApplyWork] = []
+        var ops: [(index: UInt64, op: WriteOp)] = []
+        var ids: [UInt64] = []
+        while queue.take(max: 64, into: &work) {
+            for w in work {
+                switch w {
+                case .entries(let entries):
+                    applyEntries(entries, ops: &ops, ids: &ids)
+                case .snapshot(let index, let image):
+                    installSnapshot(index: index, image: image)
+                }
+            }
+            work.removeAll(keepingCapacity: true)
+            if -lastSync.timeIntervalSinceNow >= backendSyncInterval {
+                try? store.backend.sync()
+                lastSync = Date()
+            }
+        }
+        try? store.backend.sync()
+        done.signal()
+    }
+
+    private func applyEntries(_ entries: [Entry], ops: inout [(index: UInt64, op: WriteOp)], ids: inout [UInt64]) {
+        for e in entries {
+            switch e.type {
+            case .normal where e.data.isEmpty:
+                ops.append((e.index, .noop))  // a new leader's empty entry
+                ids.append(0)
+            case .normal:
+                let decoded: (id: UInt64, request: InternalRequestCodec.LogRequest)
+                do { decoded = try InternalRequestCodec.decodeEntry(e.data) } catch {
+                    // Every member decodes the same bytes the same way, so skipping keeps them equal.
+                    logger.error("undecodable log entry skipped", metadata: ["index": "\(e.index)", "error": "\(error.status.message)"])
+                    ops.append((e.index, .noop))
+                    ids.append(0)
+                    continue
+                }
+                switch decoded.request {
+                case .write(let op):
+                    ops.append((e.index, op))
+                    ids.append(decoded.id)
+                case .memberAttributes(let id, let name, let clientURLs):
+                    flush(&ops, &ids)
+                    if var m = members.member(id) {
+                        m.name = name
+                        m.clientURLs = clientURLs
+                        persist { try members.upsert(m, backend: store.backend) }
+                        onMembershipChange(.updated(m))
+                    }
+                    finishSingle(e.index, id: decoded.id)
+                case .memberPeerURLs(let id, let peerURLs):
+                    flush(&ops, &ids)
+                    if var m = members.member(id) {
+                        m.peerURLs = peerURLs
+                        persist { try members.upsert(m, backend: store.backend) }
+                        onMembershipChange(.updated(m))
+                    }
+                    finishSingle(e.index, id: decoded.id)
+                }
+            case .confChange:
+                flush(&ops, &ids)
+                applyConfChange(e)
+            }
+        }
+        flush(&ops, &ids)
+    }
+
+    /// Membership entries write the members bucket first, then advance the consistent index: a crash
+    /// in between replays the entry, and applying it twice gives the same members.
+    private func applyConfChange(_ e: Entry) {
+        guard let cc = try? ConfChange.decode(e.data) else {
+            logger.error("undecodable conf change skipped", metadata: ["index": "\(e.index)"])
+            finishSingle(e.index, id: 0)
+            return
+        }
+        let ctx = try? ConfChangeContext.decode(cc.context)
+        if e.index > store.consistentIndex {
+            switch cc.type {
+            case .addNode, .addLearnerNode:
+                var m = members.member(cc.nodeID) ?? ctx?.member
+                    ?? MemberInfo(id: cc.nodeID, name: "", peerURLs: [], clientURLs: [], isLearner: false)
+                m.isLearner = cc.type == .addLearnerNode
+                if let peers = ctx?.member.peerURLs, !peers.isEmpty { m.peerURLs = peers }
+                let member = m
+                persist { try members.upsert(member, backend: store.backend) }
+                onMembershipChange(.added(member))
+            case .removeNode:
+                persist { try members.remove(cc.nodeID, backend: store.backend) }
+                onMembershipChange(.removed(cc.nodeID))
+            }
+        }
+        finishSingle(e.index, id: ctx?.requestID ?? 0)
+    }
+
+    private func finishSingle(_ index: UInt64, id: UInt64) {
+        var ops = [(index: index, op: WriteOp.noop)]
+        var ids = [id]
+        flush(&ops, &ids)
+    }
+
+    private func flush(_ ops: inout [(index: UInt64, op: WriteOp)], _ ids: inout [UInt64]) {
+        guard let last = ops.last?.index else { return }
+        let results = store.applyBatch(ops)
+        precondition(results.count == ops.count, "applyBatch must answer every entry")
+        published.setApplied(max(last, store.consistentIndex))
+        for (i, id) in ids.enumerated() where id != 0 {
+            waiters.complete(id, .applied(results[i]))
+        }
+        reads.applied(published.applied)
+        ops.removeAll(keepingCapacity: true)
+        ids.removeAll(keepingCapacity: true)
+    }
+
+    private func installSnapshot(index: UInt64, image: String) {
+        do {
+            try store.restore(fromImage: image)
+            try members.load(from: store.backend)
+            try store.backend.sync()
+        } catch {
+            // Carrying on would serve a state that matches no log: stop, as etcd does.
+            logger.critical("failed to install the snapshot image; stopping", metadata: ["index": "\(index)", "error": "\(error)"])
+            fatalError("failed to install snapshot at index \(index): \(error)")
+        }
+        try? FileManager.default.removeItem(atPath: image)
+        published.setApplied(max(index, store.consistentIndex))
+        logger.info("applied incoming snapshot", metadata: ["index": "\(index)", "consistent-index": "\(store.consistentIndex)"])
+        onMembershipChange(.restored)
+        reads.applied(published.applied)
+    }
+
+    /// A backend that cannot record the membership makes this member diverge: stop instead.
+    private func persist(_ body: () throws -> Void) {
+        do { try body() } catch {
+            logger.critical("failed to persist membership; stopping", metadata: ["error": "\(error)"])
+            fatalError("failed to persist membership: \(error)")
+        }
+    }
+}

@@ -1,0 +1,384 @@
+import Foundation
+import Logging
+import MVCC
+import NIOConcurrencyHelpers
+import NIOCore
+import Raft
+import WAL
+
+/// What reaches the Raft loop from other threads.
+enum RaftInput: Sendable {
+    case propose(data: [UInt8], id: UInt64)
+    case confChange(ConfChange, id: UInt64)
+    case message(Message)
+    /// A snapshot message whose state-machine image is already on disk.
+    case snapshotMessage(Message, image: String)
+    case unreachable(UInt64)
+    case snapshotStatus(UInt64, SnapshotStatus)
+    case transferLeader(UInt64)
+    /// Reads are waiting for a ReadIndex round.
+    case readsWaiting
+    /// Start an election now (a lone voter at start-up).
+    case campaign
+    /// Let `n` ticks elapse at once (etcd's --initial-election-tick-advance).
+    case advanceTicks(Int)
+}
+
+/// The one thread that owns Raft: the RawNode, its MemoryStorage and the WAL. Each turn it steps in
+/// everything queued (proposals of one turn become one batch), ticks on time, then handles each
+/// `Ready` in the order that keeps acknowledged writes safe:
+///   1. a leader's appends go out before its own fsync (Raft §10.2.1: the leader counts its own entries
+///      only once persisted, which the core learns at `advance`);
+///   2. entries, hard state and snapshot mark are written to the WAL, fsynced when `mustSync`;
+///   3. every other message goes out only after that (votes and append acks promise persisted state);
+///   4. committed entries go to the applier (which overlaps the next turn's fsync); `advance`.
+final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by the loop thread
+    struct Settings: Sendable {
+        var tickInterval: TimeAmount
+        var electionTicks: Int
+        var snapshotCount: UInt64
+        /// Entries kept in memory behind a snapshot so a slightly lagging follower catches up from the log.
+        var catchUpEntries: UInt64
+        var maxSnapshots: Int
+        var maxWALs: Int
+        var maxInbox = 65_536
+        var maxBatch = 8192
+        var requestTimeout: TimeAmount
+    }
+
+    let id: UInt64
+    let settings: Settings
+    private let node: RawNode
+    private let storage: MemoryStorage
+    private let wal: WAL
+    private let snapDir: String
+    private let store: MVCCStore
+    let inbox: SignalQueue<RaftInput>
+    private let published: RaftPublished
+    private let waiters: Waiters<ProposalOutcome>
+    private let reads: ReadIndexBatcher
+    private let applier: ApplyStage
+    private let logger: Logger
+    /// Sends messages to peers; set before `start` for a multi-member cluster.
+    var send: @Sendable ([Message]) -> Void = { _ in }
+
+    private var thread: Thread?
+    private let stopped = DispatchSemaphore(value: 0)
+    private var snapshotIndex: UInt64
+    /// Membership as of each handed-off conf change, to know the membership at a snapshot index.
+    private var confHistory: [(index: UInt64, conf: ConfState)]
+    private var handedOff: UInt64
+    /// Images of incoming snapshots, by index, until Raft installs (or ignores) them.
+    private var pendingImages: [UInt64: String] = [:]
+    private var lastLead: UInt64 = raftNoNode
+
+    init(node: RawNode, storage: MemoryStorage, wal: WAL, snapDir: String, store: MVCCStore, settings: Settings,
+         published: RaftPublished, waiters: Waiters<ProposalOutcome>, reads: ReadIndexBatcher, applier: ApplyStage,
+         snapshotIndex: UInt64, applied: UInt64, logger: Logger) {
+        self.id = node.id
+        self.node = node
+        self.storage = storage
+        self.wal = wal
+        self.snapDir = snapDir
+        self.store = store
+        self.settings = settings
+        self.published = published
+        self.waiters = waiters
+        self.reads = reads
+        self.applier = applier
+        self.logger = logger
+        self.inbox = SignalQueue(capacity: settings.maxInbox)
+        self.snapshotIndex = snapshotIndex
+        self.handedOff = applied
+        self.confHistory = [(applied, node.appliedConfState)]
+        let st = node.status
+        statusBox = NIOLockedValueBox(st)
+        published.setTerm(st.hardState.term)
+        published.setCommitted(st.hardState.commit)
+        published.setLearner(st.confState.isLearner(node.id))
+    }
+
+    func start() {
+        let t = Thread { [self] in run() }
+        t.name = "keel-raft"
+        thread = t
+        t.start()
+    }
+
+    /// Stops taking input, finishes the turn, drains the applier, syncs.
+    func stop() {
+        inbox.close()
+        stopped.wait()
+    }
+
+    // MARK: Proposing (any thread)
+
+    /// Queues a log entry for `id`; `done` runs once it is applied here, or failed.
+    func propose(_ data: [UInt8], id: UInt64, done: @escaping @Sendable (ProposalOutcome) -> Void) -> EtcdServerError? {
+        if published.isLearner { return EtcdServerError(.unavailable, "etcdserver: rpc not supported for learner") }
+        if !published.hasLeader { return .noLeader }
+        let deadline = NIODeadline.now() + settings.requestTimeout
+        guard waiters.register(id, deadline: deadline, limit: settings.maxInbox, done) else { return .tooManyRequests }
+        guard inbox.tryPush(.propose(data: data, id: id)) else {
+            waiters.complete(id, .failed(.tooManyRequests))
+            return nil
+        }
+        return nil
+    }
+
+    func proposeConfChange(_ cc: ConfChange, id: UInt64, done: @escaping @Sendable (ProposalOutcome) -> Void) -> EtcdServerError? {
+        if !published.hasLeader { return .noLeader }
+        let deadline = NIODeadline.now() + settings.requestTimeout
+        guard waiters.register(id, deadline: deadline, limit: settings.maxInbox, done) else { return .tooManyRequests }
+        if !inbox.tryPush(.confChange(cc, id: id)) { waiters.complete(id, .failed(.tooManyRequests)) }
+        return nil
+    }
+
+    /// Serves `read` once a ReadIndex round confirms this member is up to date.
+    func linearizableRead(_ read: @escaping ReadIndexBatcher.Read) {
+        let (accepted, wake) = reads.add(deadline: .now() + settings.requestTimeout, read)
+        guard accepted else { return read(.tooManyRequests) }
+        if wake { _ = inbox.tryPush(.readsWaiting) }
+    }
+
+    /// Raft's view, computed on the loop (for Status and the membership checks); nil once stopped.
+    func status() -> RaftStatus { statusBox.withLockedValue { $0 } }
+
+    /// etcd's isLearnerReady: the learner holds at least 90% of the leader's log. nil when this
+    /// member does not lead (only the leader knows).
+    func learnerIsReady(_ learner: UInt64) -> Bool? {
+        let progress = progressBox.withLockedValue { $0 }
+        guard let leader = progress[id], let p = progress[learner] else { return nil }
+        return Double(p.match) >= Double(leader.match) * 0.9
+    }
+    private let progressBox = NIOLockedValueBox([UInt64: PeerProgress]())
+    private let statusBox: NIOLockedValueBox<RaftStatus>
+
+    // MARK: The loop
+
+    private func run() {
+        var batch: [RaftInput] = []
+        var proposals: [[UInt8]] = []
+        var proposalIDs: [UInt64] = []
+        var nextTick = NIODeadline.now() + settings.tickInterval
+        var readRoundWanted = false
+        while true {
+            let now = NIODeadline.now()
+            let wait = nextTick > now ? nextTick - now : .zero
+            let open = inbox.take(max: settings.maxBatch, into: &batch, timeout: wait)
+            if !open && batch.isEmpty { break }
+            for input in batch {
+                switch input {
+                case .propose(let data, let id):
+                    proposals.append(data)
+                    proposalIDs.append(id)
+                case .confChange(let cc, let id):
+                    do { try node.proposeConfChange(cc) } catch {
+                        waiters.complete(id, .failed(Self.mapProposalError(error, hasLeader: node.status.softState.lead != raftNoNode)))
+                    }
+                case .message(let m):
+                    try? node.step(m)
+                case .snapshotMessage(let m, let image):
+                    acceptImage(m, image)
+                    try? node.step(m)
+                case .unreachable(let peer):
+                    node.reportUnreachable(peer)
+                case .snapshotStatus(let peer, let status):
+                    node.reportSnapshot(peer, status: status)
+                case .transferLeader(let to):
+                    node.transferLeader(to: to)
+                case .readsWaiting:
+                    readRoundWanted = true
+                case .campaign:
+                    try? node.campaign()
+                case .advanceTicks(let n):
+                    for _ in 0..<n { node.tick() }
+                }
+            }
+            batch.removeAll(keepingCapacity: true)
+            if !proposals.isEmpty {
+                do { try node.propose(batch: proposals) } catch {
+                    let e = Self.mapProposalError(error, hasLeader: node.status.softState.lead != raftNoNode)
+                    for id in proposalIDs { waiters.complete(id, .failed(e)) }
+                }
+                proposals.removeAll(keepingCapacity: true)
+                proposalIDs.removeAll(keepingCapacity: true)
+            }
+            let after = NIODeadline.now()
+            if after >= nextTick {
+                node.tick()
+                nextTick = after + settings.tickInterval
+                let progress = node.progress
+                progressBox.withLockedValue { $0 = progress }
+                waiters.expire(now: after, with: .failed(.timeout))
+                if reads.sweep(now: after, retryAfter: settings.tickInterval * Int64(settings.electionTicks), timeout: .timeout) {
+                    readRoundWanted = true
+                }
+            }
+            if readRoundWanted {
+                readRoundWanted = false
+                startReadRound()
+            }
+            while node.hasReady {
+                guard handleReady() else { return finish() }
+            }
+            maybeSnapshot()
+        }
+        finish()
+    }
+
+    private func finish() {
+        applier.queue.close()
+        applier.waitUntilDone()
+        try? wal.close()
+        waiters.failAll(.failed(.stopped))
+        reads.failAll(.stopped)
+        stopped.signal()
+    }
+
+    private func startReadRound() {
+        guard let ctx = reads.startRound(now: .now()) else { return }
+        if node.status.softState.lead == raftNoNode { return reads.failRound(ctx, .noLeader) }
+        do { try node.readIndex(context: ctx) } catch { reads.failRound(ctx, .noLeader) }
+    }
+
+    /// One Ready. Returns false when the WAL failed (the member must stop writing).
+    private func handleReady() -> Bool {
+        let rd = node.ready()
+        if let ss = rd.softState { noteSoftState(ss) }
+        let isLeader = node.status.softState.role == .leader
+        var later: [Message] = []
+        if isLeader {
+            var early: [Message] = []
+            for m in rd.messages { if m.type == .app { early.append(m) } else { later.append(m) } }
+            if !early.isEmpty { send(early) }
+        } else {
+            later = rd.messages
+        }
+        do {
+            if let snap = rd.snapshot { try persistSnapshot(snap) }
+            try wal.save(entries: rd.entries.map(RaftPersistence.walEntry),
+                         hardState: rd.hardState.map(RaftPersistence.walHardState), sync: rd.mustSync)
+        } catch {
+            logger.critical("failed to write to the WAL; stopping this member's write path", metadata: ["error": "\(error)"])
+            return false
+        }
+        if !rd.entries.isEmpty { try! storage.append(rd.entries) }
+        if let hs = rd.hardState {
+            storage.setHardState(hs)
+            published.setTerm(hs.term)
+            published.setCommitted(hs.commit)
+        }
+        if !later.isEmpty { send(later) }
+        for rs in rd.readStates { reads.confirmed(rs.requestCtx, index: rs.index, applied: published.applied) }
+        if let snap = rd.snapshot {
+            let index = snap.metadata.index
+            let image = pendingImages.removeValue(forKey: index) ?? RaftPersistence.imagePath(snapDir: snapDir, index: index)
+            confHistory = [(index, snap.metadata.confState)]
+            handedOff = index
+            _ = applier.queue.push(.snapshot(index: index, image: image))
+        }
+        if !rd.committedEntries.isEmpty {
+            for e in rd.committedEntries where e.type == .confChange {
+                if let cc = try? ConfChange.decode(e.data) {
+                    let conf = node.applyConfChange(cc)
+                    confHistory.append((e.index, conf))
+                    published.setLearner(conf.isLearner(id))
+                }
+            }
+            handedOff = rd.committedEntries.last!.index
+            _ = applier.queue.push(.entries(rd.committedEntries))
+        }
+        node.advance(rd)
+        let st = node.status
+        statusBox.withLockedValue { $0 = st }
+        published.setCommitted(st.hardState.commit)
+        return true
+    }
+
+    private func noteSoftState(_ ss: SoftState) {
+        published.setLead(ss.lead)
+        if ss.lead != lastLead {
+            if ss.lead == raftNoNode {
+                logger.info("raft.node: \(hex(id)) lost leader \(hex(lastLead)) at term \(node.status.hardState.term)")
+            } else if ss.lead == id {
+                logger.info("raft.node: \(hex(id)) elected leader \(hex(id)) at term \(node.status.hardState.term)")
+            } else {
+                logger.info("raft.node: \(hex(id)) elected leader \(hex(ss.lead)) at term \(node.status.hardState.term)")
+            }
+            lastLead = ss.lead
+        }
+    }
+
+    /// An incoming image is renamed to where a restart would find it, before Raft may accept it.
+    private func acceptImage(_ m: Message, _ image: String) {
+        guard let index = m.snapshot?.metadata.index else { return }
+        let path = RaftPersistence.imagePath(snapDir: snapDir, index: index)
+        if image != path {
+            try? FileManager.default.removeItem(atPath: path)
+            do { try FileManager.default.moveItem(atPath: image, toPath: path) } catch {
+                logger.error("cannot keep snapshot image", metadata: ["error": "\(error)"])
+                return
+            }
+        }
+        // Older images can never be installed now.
+        for (i, p) in pendingImages where i < index {
+            try? FileManager.default.removeItem(atPath: p)
+            pendingImages.removeValue(forKey: i)
+        }
+        pendingImages[index] = path
+    }
+
+    /// A leader's snapshot: its membership file, then the WAL's mark, then the in-memory log.
+    private func persistSnapshot(_ snap: Snapshot) throws {
+        let meta = snap.metadata
+        try RaftPersistence.saveConfState(snapDir: snapDir, index: meta.index, term: meta.term, conf: meta.confState)
+        try wal.saveSnapshotMark(WALSnapshotMark(index: meta.index, term: meta.term))
+        try storage.applySnapshot(snap)
+        snapshotIndex = meta.index
+        logger.info("saved incoming snapshot", metadata: ["index": "\(meta.index)", "term": "\(meta.term)"])
+    }
+
+    /// After `--snapshot-count` applied entries: record a snapshot at the applied index (the backend,
+    /// synced first, holds the state), compact the in-memory log behind a catch-up window, and release
+    /// WAL segments and old snapshot files.
+    private func maybeSnapshot() {
+        let applied = min(published.applied, handedOff)
+        guard settings.snapshotCount > 0, applied > snapshotIndex, applied - snapshotIndex >= settings.snapshotCount else { return }
+        guard let term = try? storage.term(applied) else { return }
+        let conf = confHistory.last { $0.index <= applied }?.conf ?? node.appliedConfState
+        do {
+            try store.backend.sync()
+            try RaftPersistence.saveConfState(snapDir: snapDir, index: applied, term: term, conf: conf)
+            try storage.createSnapshot(index: applied, confState: conf, data: [])
+            try wal.saveSnapshotMark(WALSnapshotMark(index: applied, term: term))
+            snapshotIndex = applied
+            if applied > settings.catchUpEntries {
+                let compactTo = applied - settings.catchUpEntries
+                if compactTo > (try storage.firstIndex()) { try storage.compact(compactTo) }
+            }
+            confHistory.removeAll { $0.index < applied }
+            if confHistory.isEmpty { confHistory = [(applied, conf)] }
+            // --max-wals / --max-snapshots: 0 keeps every file, as in etcd.
+            if settings.maxWALs > 0 { try wal.releaseSegments(upTo: applied, keepingAtLeast: settings.maxWALs) }
+            if settings.maxSnapshots > 0 { try SnapshotFile.purge(directory: snapDir, keep: settings.maxSnapshots) }
+            logger.info("saved snapshot", metadata: ["snapshot-index": "\(applied)"])
+        } catch {
+            logger.error("failed to save snapshot", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static func mapProposalError(_ error: Error, hasLeader: Bool) -> EtcdServerError {
+        if !hasLeader { return .noLeader }
+        if let e = error as? RaftError {
+            switch e {
+            case .confChangeRefused: return EtcdServerError(.failedPrecondition, "etcdserver: unhealthy cluster")
+            case .proposalDropped: return .tooManyRequests
+            default: break
+            }
+        }
+        return EtcdServerError(.unavailable, "etcdserver: \(error)")
+    }
+}
+
+func hex(_ v: UInt64) -> String { String(v, radix: 16) }

@@ -1,0 +1,134 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import RPC
+import Synchronization
+import XCTest
+
+/// Real 3-member clusters of the `keel` binary on loopback, driven by real etcdctl: replication,
+/// membership, leader failure under writes, catch-up after restart.
+final class ClusterTests: XCTestCase {
+    func testThreeMembersReplicateWritesFromAnyMemberAndListEachOther() throws {
+        let cluster = try KeelCluster(size: 3)
+        defer { cluster.stopAll() }
+        let leader = try cluster.awaitLeader()
+
+        for (i, m) in cluster.members.enumerated() {
+            try Etcdctl(endpoint: m.endpoint).succeed(["put", "key\(i)", "value-from-\(m.name)"])
+        }
+        for m in cluster.members {
+            // Linearizable (the default): every member sees every write, wherever it was made.
+            let out = try Etcdctl(endpoint: m.endpoint).succeed(["get", "key", "--prefix"])
+            XCTAssertEqual(out, "key0\nvalue-from-m0\nkey1\nvalue-from-m1\nkey2\nvalue-from-m2\n", "read on \(m.name)")
+            let serializable = try Etcdctl(endpoint: m.endpoint).succeed(["get", "key", "--prefix", "--consistency=s"])
+            XCTAssertEqual(serializable, out, "serializable read on \(m.name) after a linearizable one")
+        }
+
+        let list = try Etcdctl(endpoint: cluster.members[1].endpoint).succeed(["member", "list", "-w", "json"])
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(list.utf8)) as? [String: Any])
+        let members = try XCTUnwrap(object["members"] as? [[String: Any]])
+        XCTAssertEqual(members.count, 3)
+        var seen: [String: (peer: [String], client: [String])] = [:]
+        for m in members {
+            seen[m["name"] as? String ?? "?"] = (m["peerURLs"] as? [String] ?? [], m["clientURLs"] as? [String] ?? [])
+        }
+        for m in cluster.members {
+            XCTAssertEqual(seen[m.name]?.peer, [m.peerURL], "peer URLs of \(m.name)")
+            XCTAssertEqual(seen[m.name]?.client, [m.clientURL], "client URLs of \(m.name)")
+        }
+
+        let statuses = try (0..<3).map { try cluster.status($0) }
+        XCTAssertEqual(Set(statuses.map(\.leader)).count, 1, "one leader for all: \(statuses)")
+        XCTAssertEqual(statuses[leader].leader, statuses[leader].memberID)
+        XCTAssertEqual(Set(statuses.map(\.raftTerm)).count, 1, "one term for all: \(statuses)")
+        XCTAssertGreaterThan(statuses[0].raftTerm, 1, "a term won by an election, not the bootstrap term")
+        XCTAssertEqual(Set(statuses.map(\.memberID)).count, 3)
+
+        for m in cluster.members {
+            let health = try Curl.get("http://\(m.endpoint)/health")
+            XCTAssertEqual(health.stdout, #"{"health":"true"}"#)
+        }
+    }
+
+    func testKillingTheLeaderUnderWritesLosesNoAcknowledgedWrite() async throws {
+        let cluster = try KeelCluster(size: 3)
+        defer { cluster.stopAll() }
+        let oldLeader = try cluster.awaitLeader()
+        let acked = AckedWrites()
+        let stop = StopFlag()
+        let group = MultiThreadedEventLoopGroup.singleton
+
+        // Four writers per member, each writing its own keys in sequence; a failed write is simply not
+        // acknowledged (its outcome is unknown), an acknowledged one must survive.
+        var writers: [Task<Void, Never>] = []
+        for (i, m) in cluster.members.enumerated() {
+            for w in 0..<4 {
+                let port = Int(m.ports.client)
+                writers.append(Task {
+                    guard let conn = try? await GRPCClientConnection.connect(host: "127.0.0.1", port: port, group: group) else { return }
+                    let client = DurabilityClient(connection: conn)
+                    var n = 0
+                    while !stop.isSet {
+                        let key = Array("w/\(i)-\(w)/\(String(format: "%06d", n))".utf8)
+                        let value = Array("v\(n)".utf8)
+                        if (try? await client.put(key, value)) != nil { acked.add(key, value) }
+                        n += 1
+                    }
+                    await client.close()
+                })
+            }
+        }
+        try await Task.sleep(for: .milliseconds(800))
+        let before = acked.count
+        cluster.kill9(oldLeader)
+        let newLeader = try cluster.awaitLeader(excluding: [oldLeader])
+        XCTAssertNotEqual(newLeader, oldLeader)
+        let atElection = acked.count
+        // Writes go on through the survivors under the new leader.
+        let deadline = Date().addingTimeInterval(10)
+        while acked.count < atElection + 200 && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        stop.set()
+        for w in writers { await w.value }
+        XCTAssertGreaterThan(before, 50, "writes were acknowledged before the kill")
+        XCTAssertGreaterThan(acked.count, atElection + 100, "writes were acknowledged after the new election")
+
+        try cluster.restart(oldLeader)
+        let all = acked.snapshot
+        for (i, m) in cluster.members.enumerated() {
+            let conn = try await GRPCClientConnection.connect(host: "127.0.0.1", port: Int(m.ports.client), group: group)
+            let client = DurabilityClient(connection: conn)
+            let stored = try await client.range(from: Array("w/".utf8), to: Array("w0".utf8))
+            await client.close()
+            var missing = 0
+            for (k, v) in all where stored[k]?.value != v { missing += 1 }
+            XCTAssertEqual(missing, 0, "member \(i) lost \(missing) of \(all.count) acknowledged writes")
+        }
+    }
+
+    func testRestartedFollowerCatchesUp() throws {
+        let cluster = try KeelCluster(size: 3)
+        defer { cluster.stopAll() }
+        let leader = try cluster.awaitLeader()
+        let follower = (leader + 1) % 3
+        cluster.kill9(follower)
+        let ctl = Etcdctl(endpoint: cluster.members[leader].endpoint)
+        for i in 0..<50 { try ctl.succeed(["put", "catch/\(i)", "v\(i)"]) }
+        try cluster.restart(follower)
+        let out = try Etcdctl(endpoint: cluster.members[follower].endpoint).succeed(["get", "catch/", "--prefix", "--keys-only"])
+        XCTAssertEqual(out.split(separator: "\n").count, 50, out)
+    }
+}
+
+/// Acknowledged writes, shared by the writer tasks.
+final class AckedWrites: Sendable {
+    private let state = Mutex([[UInt8]: [UInt8]]())
+    func add(_ k: [UInt8], _ v: [UInt8]) { state.withLock { $0[k] = v } }
+    var count: Int { state.withLock { $0.count } }
+    var snapshot: [[UInt8]: [UInt8]] { state.withLock { $0 } }
+}
+
+final class StopFlag: Sendable {
+    private let flag = Atomic(false)
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    func set() { flag.store(true, ordering: .releasing) }
+}
