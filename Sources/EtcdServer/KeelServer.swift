@@ -179,6 +179,7 @@ public final class KeelServer: Sendable {
         KVService(context: context).register(into: &grpc)
         ClusterServices(context: context).register(into: &grpc)
         AlarmService(context: context).register(into: &grpc)
+        HashService(context: context).register(into: &grpc)
         var transportConfig = TransportConfiguration(grpc: grpc, http: HTTPEndpoints(context: context))
         transportConfig.http2.maxConcurrentStreams = config.maxConcurrentStreams
         let transport = TransportServer(group: group, configuration: transportConfig)

@@ -153,7 +153,7 @@ extension MVCCStore {
         }
     }
 
-    static func mapError(_ error: Error) -> EtcdError {
+    public static func mapError(_ error: Error) -> EtcdError {
         if let e = error as? EtcdError { return e }
         if let b = error as? BackendError {
             switch b {

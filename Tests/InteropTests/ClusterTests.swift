@@ -105,6 +105,31 @@ final class ClusterTests: XCTestCase {
         }
     }
 
+    func testRandomWorkloadLeavesEqualHashKVOnEveryMember() throws {
+        let cluster = try KeelCluster(size: 3)
+        defer { cluster.stopAll() }
+        _ = try cluster.awaitLeader()
+        var rng = SystemRandomNumberGenerator()
+        for step in 0..<60 {
+            let ctl = Etcdctl(endpoint: cluster.members[Int.random(in: 0..<3, using: &rng)].endpoint)
+            let key = "hk/\(Int.random(in: 0..<12, using: &rng))"
+            switch Int.random(in: 0..<4, using: &rng) {
+            case 0, 1: try ctl.succeed(["put", key, "v\(step)"])
+            case 2: try ctl.succeed(["del", key])
+            default:
+                try ctl.succeed(["txn"], stdin: "mod(\"\(key)\") > \"0\"\n\nput \(key) t\(step)\n\nput \(key) f\(step)\n\n")
+            }
+        }
+        // A linearizable read on each member first: each has then applied everything committed.
+        for m in cluster.members { try Etcdctl(endpoint: m.endpoint).succeed(["get", "hk/", "--prefix"]) }
+        let out = try Etcdctl(endpoint: cluster.endpoints.joined(separator: ",")).succeed(["endpoint", "hashkv"], json: true)
+        let array = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]])
+        let hashes = array.compactMap { ($0["HashKV"] as? [String: Any])?["hash"] as? NSNumber }.map(\.uint32Value)
+        XCTAssertEqual(hashes.count, 3, out)
+        XCTAssertEqual(Set(hashes).count, 1, "members disagree: \(out)")
+        XCTAssertNotEqual(hashes.first, 0)
+    }
+
     func testRestartedFollowerCatchesUp() throws {
         let cluster = try KeelCluster(size: 3)
         defer { cluster.stopAll() }
