@@ -17,7 +17,8 @@ struct SimParameters {
     var chaosSteps = 140
     /// After healing, a leader must commit a new proposal (and every member apply it) within this many ticks.
     var livenessBound = 250
-    /// A Ready's write becomes durable 0...maxSyncDelay steps after it was taken.
+    /// A Ready's write becomes durable 0...maxSyncDelay steps after it was taken (at once if it has
+    /// nothing to write).
     var maxSyncDelay: UInt64 = 3
     /// Check, every step, that whatever any node holds committed is durable on enough voters.
     var checkCommitDurability = true
@@ -235,7 +236,9 @@ final class SimCluster {
             stats.reads += 1
         }
         node.unsynced = rd
-        node.syncAt = now + Int(rng.below(params.maxSyncDelay + 1))
+        // Nothing to write, nothing to wait for (a pre-vote round, say, must not stall on the disk).
+        let writes = rd.snapshot != nil || !rd.entries.isEmpty || rd.hardState != nil
+        node.syncAt = writes ? now + Int(rng.below(params.maxSyncDelay + 1)) : now
     }
 
     /// The write of `rd` is durable now: into the storage, release the held messages, `advance`.

@@ -92,7 +92,7 @@ func runSimulation(seed: UInt64, configure: (inout SimParameters) -> Void = { _ 
     /// must catch it — in single-voter clusters and, through the commit-durability invariant, in
     /// multi-voter ones too, where an unpersisted leader entry plus one follower's copy made a "quorum".
     @Test func harnessCatchesLeaderCountingUnpersistedEntries() throws {
-        let seeds = Array(UInt64(0)..<60)
+        let seeds = Array(UInt64(0)..<120)
         let failures = try unsafeFailures(seeds, checkDurability: true)
         #expect(failures.contains { $0.0 % 3 == 2 }, "no single-voter seed failed")
         #expect(failures.contains { $0.0 % 3 != 2 }, "no multi-voter seed failed")
