@@ -46,7 +46,8 @@ final class PeerSender: @unchecked Sendable {
     private var snapshot: SnapshotSender?
     private var stopPromise: EventLoopPromise<Void>?
 
-    /// The live Stream call and its flow-control counters.
+    /// The live Stream call and its flow-control counters. The connection carries only this call, so giving up
+    /// on the stream closes the connection: a reset alone could sit unsent behind a peer that stopped reading.
     private final class StreamLink: @unchecked Sendable {  // loop-confined, like its owner
         let connection: PeerConnection
         let call: PeerCall
@@ -199,7 +200,7 @@ final class PeerSender: @unchecked Sendable {
         call.onClose = { status in self.closed(link, status: status) }
         link.helloTimer = eventLoop.scheduleTask(in: config.dialTimeout) {
             guard !link.established else { return }
-            link.call.cancel()
+            link.connection.close()
         }
         epoch &+= 1
         state = .streaming(link)
@@ -209,7 +210,7 @@ final class PeerSender: @unchecked Sendable {
         guard case .streaming(let current) = state, current === link else { return }
         guard let ack = PeerWire.ack(message), ack >= link.acked, ack <= link.written else {
             logger.error("peer sent a malformed acknowledgment; resetting the stream")
-            return link.call.cancel()
+            return link.connection.close()
         }
         if !link.established {
             link.established = true
@@ -236,7 +237,7 @@ final class PeerSender: @unchecked Sendable {
               NIODeadline.now() - link.lastProgress > config.stallTimeout else { return }
         logger.warning("peer stopped acknowledging; resetting the stream",
                        metadata: ["unacknowledgedBytes": "\(link.written - link.acked)"])
-        link.call.cancel()
+        link.connection.close()
     }
 
     private func closed(_ link: StreamLink, status: GRPCStatus) {
@@ -296,7 +297,7 @@ final class PeerSender: @unchecked Sendable {
         preferredURL = 0
         switch state {
         case .streaming(let link) where !newURLs.contains(link.connection.url):
-            link.call.cancel()
+            link.connection.close()
         case .backoff(let task):
             task.cancel()
             state = .idle

@@ -60,6 +60,8 @@ final class FlowControlTests: PeerTransportTestCase {
         XCTAssertGreaterThan(received, 32 << 10)
         XCTAssertLessThanOrEqual(received, (64 << 10) + 4096, "no more than the window (plus one message) in flight")
         XCTAssertTrue(logs.contains(.warning, "stopped acknowledging"))
+        // The stalled connection was closed and a new one dialed.
+        await fulfillment(of: [a.handler.expectation("redialed") { ($0.connections[2] ?? 0) >= 2 }], timeout: 10)
         await a.transport.shutdown()
         await silent.stop()
     }
