@@ -7,7 +7,7 @@ import MVCC
 enum InternalRequestCodec {
     /// Field numbers of `InternalRequest.request` (keelpb/internal.proto).
     enum Field: UInt64 {
-        case range = 3, put = 4, deleteRange = 5, txn = 6, compaction = 7
+        case range = 3, put = 4, deleteRange = 5, txn = 6, compaction = 7, alarm = 10
     }
 
     static func encode(id: UInt64, field: Field, request: UnsafeRawBufferPointer) -> [UInt8] {
@@ -36,6 +36,8 @@ enum InternalRequestCodec {
         case write(WriteOp)
         case memberAttributes(id: UInt64, name: String, clientURLs: [String])
         case memberPeerURLs(id: UInt64, peerURLs: [String])
+        /// Activate (true) or deactivate an alarm.
+        case alarm(activate: Bool, memberID: UInt64, type: Int32)
     }
 
     /// Replays a log entry into the operation it stands for. Unknown or empty requests advance the
@@ -68,6 +70,16 @@ enum InternalRequestCodec {
                 case KEELPB__INTERNAL_REQUEST__REQUEST_MEMBER_PEER_URLS:
                     let u = r.member_peer_urls.pointee
                     return (id, .memberPeerURLs(id: u.member_id, peerURLs: cStrings(u.n_peer_urls, u.peer_urls)))
+                case KEELPB__INTERNAL_REQUEST__REQUEST_ALARM:
+                    let a = r.alarm.pointee
+                    switch a.action {
+                    case ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__ACTIVATE:
+                        return (id, .alarm(activate: true, memberID: a.memberid, type: Int32(bitPattern: a.alarm.rawValue)))
+                    case ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__DEACTIVATE:
+                        return (id, .alarm(activate: false, memberID: a.memberid, type: Int32(bitPattern: a.alarm.rawValue)))
+                    default:
+                        return (id, .write(.noop))
+                    }
                 default:
                     return (id, .write(.noop))
                 }

@@ -105,6 +105,11 @@ struct KVService: Sendable {
                 }
                 return
             }
+            switch op {
+            case .put(let p): try AlarmService.admit(cost: p.putCost, context: context)
+            case .txn(let t): try AlarmService.admit(cost: t.putCost, context: context)
+            default: break
+            }
             let id = context.nextRequestID()
             let data = request.withUnsafeReadableBytes { raw in
                 InternalRequestCodec.encode(id: id, field: field, request: raw)

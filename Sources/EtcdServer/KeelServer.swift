@@ -56,16 +56,17 @@ public final class KeelServer: Sendable {
         }
         try layout.create()
         let quota = config.effectiveQuotaBackendBytes ?? unlimitedQuotaBytes
-        let backend = try Backend(config: BackendConfig(directory: layout.backendDir, quotaBytes: quota))
+        // An existing member keeps the identity its WAL records; a new one takes it from the flags.
+        var existing: Identity?
+        if !fresh { existing = try openWAL(layout: layout) }
+        guard let memberID = existing?.memberID ?? config.localMemberID else {
+            throw StartupError("couldn't find local name \"\(config.name)\" in the initial cluster configuration")
+        }
+        let backend = try Backend(config: BackendConfig(directory: layout.backendDir, quotaBytes: quota, memberID: memberID))
         let store = try MVCCStore(backend: backend)
         let members = MemberRegistry()
-
-        let identity: Identity
-        if fresh {
-            identity = try bootstrapNewCluster(config: config, layout: layout, store: store, members: members, logger: logger)
-        } else {
-            identity = try openWAL(layout: layout)
-        }
+        let identity = try existing ?? bootstrapNewCluster(config: config, layout: layout, store: store, members: members,
+                                                            logger: logger)
         let wal = identity.wal
         if let repair = identity.replay.repair {
             logger.warning("WAL had a torn tail (unacknowledged writes); truncated",

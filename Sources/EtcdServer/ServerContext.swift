@@ -49,6 +49,7 @@ final class ServerContext: Sendable {
         raft.propose(data, id: id) { outcome in
             switch outcome {
             case .applied(let r): done(r)
+            case .alarm: done(ApplyResult(outcome: .applied(.noop), revision: 0))
             case .failed(let e):
                 done(ApplyResult(outcome: .failed(EtcdError(code: e.status.code.rawValue, message: e.status.message)), revision: 0))
             }

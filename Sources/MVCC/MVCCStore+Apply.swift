@@ -132,15 +132,17 @@ extension MVCCStore {
         }
     }
 
-    /// NOSPACE: once the alarm is raised, or if this write would cross the quota, puts fail.
-    /// The alarm is raised in the apply transaction itself (a second write transaction from this
-    /// thread would deadlock on LMDB's writer lock), so it is persisted with the batch.
+    /// NOSPACE at apply: once a NOSPACE alarm is active, writes that grow the store fail (etcd's capped
+    /// applier). Whether a write crosses the quota is decided when it is proposed (`exceedsQuota`), not
+    /// here: backend sizes differ between members, and every member must apply the log alike. Alarms
+    /// change only through log entries, so this check gives the same answer everywhere.
     private func checkSpace(cost: Int64, tx: inout WriteTx) throws {
         if tx.isNoSpaceAlarmRaised { throw EtcdError.noSpace }
-        if backend.wouldExceedQuota(extraBytes: tx.bytesWritten + cost) {
-            try tx.raiseNoSpaceAlarm()
-            throw EtcdError.noSpace
-        }
+    }
+
+    /// Proposal-time quota check (etcd's quotaKVServer): would `cost` more bytes pass the quota?
+    public func exceedsQuota(cost: Int64) -> Bool {
+        backend.wouldExceedQuota(extraBytes: cost)
     }
 
     /// Throws away uncommitted index changes by reloading the committed state.

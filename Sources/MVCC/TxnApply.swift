@@ -154,7 +154,7 @@ extension TxnRequest {
 
     /// Bytes a txn would add if every put in either branch ran (etcd's quota cost is similar):
     /// 0 means the txn cannot grow the database and is allowed under a NOSPACE alarm.
-    var putCost: Int64 {
+    public var putCost: Int64 {
         var cost: Int64 = 0
         for op in success + failure {
             switch op {
@@ -169,5 +169,5 @@ extension TxnRequest {
 
 extension PutRequest {
     /// Approximate bytes a put adds to the backend: key, value, revision key and encoding header.
-    var putCost: Int64 { Int64(key.count + value.count + KeyValueCodec.headerLength + RevisionKey.length + 16) }
+    public var putCost: Int64 { Int64(key.count + value.count + KeyValueCodec.headerLength + RevisionKey.length + 16) }
 }

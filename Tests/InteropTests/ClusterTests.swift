@@ -130,6 +130,38 @@ final class ClusterTests: XCTestCase {
         XCTAssertNotEqual(hashes.first, 0)
     }
 
+    /// Alarms are replicated: the member whose quota check refused a write raises NOSPACE through the
+    /// log, every member then lists it and caps writes, and one disarm clears it everywhere.
+    func testNoSpaceAlarmIsReplicatedAndDisarmedForAll() throws {
+        let cluster = try KeelCluster(size: 3, extraFlags: ["--quota-backend-bytes", "300000"])
+        defer { cluster.stopAll() }
+        _ = try cluster.awaitLeader()
+        let first = Etcdctl(endpoint: cluster.members[0].endpoint)
+        let value = String(repeating: "x", count: 20_000)
+        var refused: CommandResult?
+        for i in 0..<60 {
+            let r = try first.run(["put", "big\(i)", value])
+            if r.exitCode != 0 { refused = r; break }
+        }
+        let failure = try XCTUnwrap(refused, "writes never hit the quota")
+        XCTAssertTrue(failure.stderr.contains("etcdserver: mvcc: database space exceeded"), "\(failure)")
+        for m in cluster.members {
+            let ctl = Etcdctl(endpoint: m.endpoint)
+            try ctl.succeed(["get", "big0", "--keys-only"])  // linearizable: the alarm entry is applied here too
+            XCTAssertTrue(try ctl.succeed(["alarm", "list"]).contains("alarm:NOSPACE"), "alarm on \(m.name)")
+            let small = try ctl.run(["put", "small", "1"])
+            XCTAssertNotEqual(small.exitCode, 0, "\(m.name) let a write through under the alarm")
+        }
+        try first.succeed(["del", "big", "--prefix"])
+        XCTAssertTrue(try Etcdctl(endpoint: cluster.members[2].endpoint).succeed(["alarm", "disarm"]).contains("alarm:NOSPACE"))
+        for m in cluster.members {
+            let ctl = Etcdctl(endpoint: m.endpoint)
+            try ctl.succeed(["get", "small"])
+            XCTAssertEqual(try ctl.succeed(["alarm", "list"]).trimmingCharacters(in: .whitespacesAndNewlines), "")
+            XCTAssertTrue(try ctl.succeed(["put", "small", m.name]).contains("OK"))
+        }
+    }
+
     func testRestartedFollowerCatchesUp() throws {
         let cluster = try KeelCluster(size: 3)
         defer { cluster.stopAll() }

@@ -36,13 +36,19 @@ import Testing
         #expect(h.backend.alarms.isEmpty)
     }
 
-    @Test func quotaAlarmIsPersistedWithTheBatch() throws {
+    /// Under Raft the quota is an admission check at proposal time; apply never raises NOSPACE by itself
+    /// (members' backend sizes differ, their applied state must not), it only honours an active alarm.
+    @Test func applyHonoursTheAlarmButNeverRaisesItFromTheQuota() throws {
         let h = try Harness(quota: 256 * 1024)
         var i = 0
-        while h.apply(.put(PutRequest(key: b("k\(i)"), value: [UInt8](repeating: 1, count: 8 * 1024)))).error == nil && i < 100 {
+        while !h.store.exceedsQuota(cost: PutRequest(key: b("k\(i)"), value: [UInt8](repeating: 1, count: 8 * 1024)).putCost) && i < 100 {
+            #expect(h.apply(.put(PutRequest(key: b("k\(i)"), value: [UInt8](repeating: 1, count: 8 * 1024)))).error == nil)
             i += 1
         }
-        #expect(h.backend.isNoSpaceAlarmRaised)
+        #expect(i > 0 && i < 100, "the quota is reached within 100 puts")
+        #expect(h.put("over", "the quota").error == nil, "apply does not second-guess an admitted write")
+        #expect(!h.backend.isNoSpaceAlarmRaised)
+        h.backend.raiseNoSpaceAlarm()
         try h.reopen()
         #expect(h.backend.isNoSpaceAlarmRaised && h.put("small", "x").error == .noSpace)
         #expect(h.backend.clearNoSpaceAlarm())

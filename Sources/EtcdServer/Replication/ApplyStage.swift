@@ -1,3 +1,4 @@
+import Backend
 import Foundation
 import Logging
 import MVCC
@@ -6,6 +7,8 @@ import Raft
 /// The outcome a proposer waits for.
 enum ProposalOutcome: Sendable {
     case applied(ApplyResult)
+    /// An alarm entry was applied: the alarm it activated or deactivated (nil: nothing changed).
+    case alarm(AlarmMember?)
     case failed(EtcdServerError)
 }
 
@@ -114,6 +117,24 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
                         onMembershipChange(.updated(m))
                     }
                     finishSingle(e.index, id: decoded.id)
+                case .alarm(let activate, let memberID, let type):
+                    flush(&ops, &ids)
+                    let member = AlarmMember(memberID: memberID, alarm: AlarmType(rawValue: type))
+                    var changed: AlarmMember?
+                    if e.index > store.consistentIndex && type != AlarmType.none.rawValue {
+                        persist {
+                            if activate {
+                                _ = try store.backend.activateAlarm(member)
+                                changed = member  // etcd answers the alarm, new or already active
+                                logger.warning("alarm raised", metadata: ["alarm": "\(type)", "member": "\(hex(memberID))"])
+                            } else if try store.backend.deactivateAlarm(member) {
+                                changed = member
+                                logger.info("alarm disarmed", metadata: ["alarm": "\(type)", "member": "\(hex(memberID))"])
+                            }
+                        }
+                    }
+                    finishSingle(e.index, id: 0)
+                    if decoded.id != 0 { waiters.complete(decoded.id, .alarm(changed)) }
                 case .memberPeerURLs(let id, let peerURLs):
                     flush(&ops, &ids)
                     if var m = members.member(id) {
