@@ -18,6 +18,7 @@ public struct EtcdServerError: Error, Sendable, Equatable {
     static let requestTooLarge = EtcdServerError(EtcdError.requestTooLarge)
     static let tooManyRequests = EtcdServerError(.resourceExhausted, "etcdserver: too many requests")
     static let stopped = EtcdServerError(.unavailable, "etcdserver: server stopped")
+    static let learnerNotSupported = EtcdServerError(.unavailable, "etcdserver: rpc not supported for learner")
     static let noLeader = EtcdServerError(.unavailable, "etcdserver: no leader")
     static let leaderChanged = EtcdServerError(.unavailable, "etcdserver: leader changed")
     static let timeout = EtcdServerError(.unavailable, "etcdserver: request timed out")

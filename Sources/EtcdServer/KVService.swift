@@ -28,6 +28,8 @@ struct KVService: Sendable {
             }
             try check { () throws(EtcdError) in try RequestValidation.check(r) }
             if r.serializable { return Self.serveRange(call, r, context: context) }
+            // A learner serves only serializable reads, as etcd's interceptor allows.
+            if context.published.isLearner { throw EtcdServerError.learnerNotSupported }
             // Linearizable: a ReadIndex round confirms this member has applied everything committed
             // when the read arrived, then the read is served here.
             let context = self.context
@@ -95,8 +97,11 @@ struct KVService: Sendable {
         let context = self.context
         do throws(EtcdServerError) {
             let op = try withBytes(request) { raw throws(EtcdServerError) in try decode(raw) }
+            if case .txn(let t) = op, t.isReadOnly, t.isSerializable {
+                return Self.serveReadOnlyTxn(call, t, context: context)
+            }
+            if context.published.isLearner { throw EtcdServerError.learnerNotSupported }
             if case .txn(let t) = op, t.isReadOnly {
-                if t.isSerializable { return Self.serveReadOnlyTxn(call, t, context: context) }
                 context.raft.linearizableRead { error in
                     call.eventLoop.execute {
                         if let error { return call.fail(error) }

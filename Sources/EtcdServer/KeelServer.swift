@@ -1,3 +1,4 @@
+import Atomics
 import Backend
 import Foundation
 import KeelConfig
@@ -49,24 +50,43 @@ public final class KeelServer: Sendable {
         if fresh {
             // Bootstrap checks run only for a new member, as in etcd, and before anything is created on disk.
             if case .failure(let error) = config.verifyBootstrap() { throw StartupError(error.message) }
-            if config.initialClusterState == .existing {
-                throw StartupError("joining an existing cluster (--initial-cluster-state existing) needs the member list "
-                    + "from its peers, which this build cannot fetch yet")
-            }
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        do {
+            return try await start(config: config, layout: layout, fresh: fresh, group: group, logger: logger)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private static func start(config: ServerConfig, layout: DataLayout, fresh: Bool, group: MultiThreadedEventLoopGroup,
+                              logger: Logger) async throws -> KeelServer {
+        // A member joining an existing cluster asks its peers who it is before anything is written.
+        var joining: (memberID: UInt64, cluster: ClusterDescription)?
+        if fresh && config.initialClusterState == .existing {
+            joining = try await fetchJoinIdentity(config: config, group: group, logger: logger)
         }
         try layout.create()
         let quota = config.effectiveQuotaBackendBytes ?? unlimitedQuotaBytes
         // An existing member keeps the identity its WAL records; a new one takes it from the flags.
         var existing: Identity?
         if !fresh { existing = try openWAL(layout: layout) }
-        guard let memberID = existing?.memberID ?? config.localMemberID else {
+        guard let memberID = existing?.memberID ?? joining?.memberID ?? config.localMemberID else {
             throw StartupError("couldn't find local name \"\(config.name)\" in the initial cluster configuration")
         }
         let backend = try Backend(config: BackendConfig(directory: layout.backendDir, quotaBytes: quota, memberID: memberID))
         let store = try MVCCStore(backend: backend)
         let members = MemberRegistry()
-        let identity = try existing ?? bootstrapNewCluster(config: config, layout: layout, store: store, members: members,
-                                                            logger: logger)
+        let identity: Identity
+        if let existing {
+            identity = existing
+        } else if let joining {
+            identity = try bootstrapJoiningMember(memberID: joining.memberID, cluster: joining.cluster, layout: layout,
+                                                  store: store, members: members, logger: logger)
+        } else {
+            identity = try bootstrapNewCluster(config: config, layout: layout, store: store, members: members, logger: logger)
+        }
         let wal = identity.wal
         if let repair = identity.replay.repair {
             logger.warning("WAL had a torn tail (unacknowledged writes); truncated",
@@ -117,8 +137,8 @@ public final class KeelServer: Sendable {
         published.setApplied(store.consistentIndex)
         let waiters = Waiters<ProposalOutcome>()
         let reads = ReadIndexBatcher()
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
-        let link = PeerLink(store: store, members: members, localID: identity.memberID, snapDir: layout.backendDir, logger: logger)
+        let link = PeerLink(store: store, members: members, localID: identity.memberID, clusterID: identity.clusterID,
+                            snapDir: layout.backendDir, logger: logger)
         let peers = PeerTransport(config: PeerTransportConfig(localID: identity.memberID, clusterID: identity.clusterID,
                                                               snapshotDirectory: layout.backendDir),
                                   group: group, handler: link, logger: logger)
@@ -128,12 +148,14 @@ public final class KeelServer: Sendable {
                                  logger: logger) { change in
             switch change {
             case .added(let m), .updated(let m):
-                if m.id != localID { peers.updatePeer(id: m.id, urls: m.peerURLs) }
+                if m.id != localID { peers.addPeer(id: m.id, urls: m.peerURLs) }
                 if m.id == localID && !m.name.isEmpty { publisher.applied() }
+            case .removed(let id) where id == localID:
+                stopRemovedMember(logger)
             case .removed(let id):
                 peers.removePeer(id: id)
             case .restored:
-                for m in members.all where m.id != localID { peers.updatePeer(id: m.id, urls: m.peerURLs) }
+                for m in members.all where m.id != localID { peers.addPeer(id: m.id, urls: m.peerURLs) }
             }
         }
         let electionMs = Int64(config.electionTimeoutMs)
@@ -146,6 +168,7 @@ public final class KeelServer: Sendable {
                             settings: settings, published: published, waiters: waiters, reads: reads, applier: applier,
                             snapshotIndex: snapIndex, applied: store.consistentIndex, logger: logger)
         link.loop = loop
+        link.onRemoved = { stopRemovedMember(logger) }
         loop.send = { messages in peers.send(messages) }
 
         let context = ServerContext(
@@ -163,7 +186,7 @@ public final class KeelServer: Sendable {
                 peerPorts.append(port)
             }
         } catch {
-            try? await group.shutdownGracefully()
+            await peers.shutdown()
             throw StartupError("cannot listen on peer URL: \(error)")
         }
         applier.start()
@@ -196,7 +219,6 @@ public final class KeelServer: Sendable {
             await transport.shutdownGracefully(gracePeriod: .seconds(0))
             loop.stop()
             await peers.shutdown()
-            try? await group.shutdownGracefully()
             throw StartupError("cannot listen on client URL: \(error)")
         }
         let autoCompaction = AutoCompaction(mode: config.autoCompaction, context: context, eventLoop: group.next(), logger: logger)
@@ -219,6 +241,15 @@ public final class KeelServer: Sendable {
     }
 
     // MARK: Start-up steps
+
+    /// etcd: a member removed from the cluster stops serving (it learns it by applying its removal or
+    /// from a peer refusing it). A clean shutdown, as on SIGTERM; once is enough.
+    private static let removalNoticed = ManagedAtomic(false)
+    private static func stopRemovedMember(_ logger: Logger) {
+        guard !removalNoticed.exchange(true, ordering: .relaxed) else { return }
+        logger.warning("the member has been permanently removed from the cluster")
+        kill(getpid(), SIGTERM)
+    }
 
     struct Identity {
         var wal: WAL
@@ -264,6 +295,57 @@ public final class KeelServer: Sendable {
             "member-id": "\(hex(memberID))", "cluster-id": "\(hex(clusterID))",
             "initial-cluster": "\(config.initialCluster.text)"])
         return Identity(wal: wal, replay: replay, memberID: memberID, clusterID: clusterID)
+    }
+
+    /// etcd's GetClusterFromRemotePeers + ValidateClusterAndAssignIDs: ask the other members of
+    /// --initial-cluster for the cluster, then find ourselves in it by our advertised peer URLs (the entry
+    /// `member add` created, with the id it chose).
+    private static func fetchJoinIdentity(config: ServerConfig, group: EventLoopGroup,
+                                          logger: Logger) async throws -> (memberID: UInt64, cluster: ClusterDescription) {
+        let ours = config.initialAdvertisePeerURLs.map(\.canonical).sorted()
+        let others = config.initialCluster.members.filter { $0.name != config.name }.flatMap { $0.peerURLs.map(\.canonical) }
+        guard !others.isEmpty else {
+            throw StartupError("--initial-cluster-state existing, but --initial-cluster names no other member to join")
+        }
+        var lastError: Error?
+        for _ in 0..<5 {
+            do {
+                let bytes = try await PeerTransport.fetchClusterMembers(from: others, group: group)
+                let cluster = try ClusterDescription.decode(bytes)
+                guard cluster.members.count == config.initialCluster.members.count else {
+                    throw StartupError("error validating peerURLs \(config.initialCluster.text): member count is unequal")
+                }
+                guard let me = cluster.members.first(where: { $0.peerURLs.sorted() == ours }) else {
+                    throw StartupError("error validating peerURLs \(config.initialCluster.text): unmatched member while checking PeerURLs")
+                }
+                guard me.name.isEmpty else {
+                    throw StartupError("member \(hex(me.id)) has already been bootstrapped")
+                }
+                logger.info("joining existing cluster", metadata: ["cluster-id": "\(hex(cluster.clusterID))", "member-id": "\(hex(me.id))"])
+                return (me.id, cluster)
+            } catch let e as StartupError {
+                throw e
+            } catch {
+                lastError = error
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+        throw StartupError("cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs (\(lastError.map { "\($0)" } ?? "no answer"))")
+    }
+
+    /// A joining member starts empty: the cluster's members in the backend (so it knows its peers) and an
+    /// index-0 mark in a new WAL; the leader sends it a snapshot, which brings the state and the membership.
+    private static func bootstrapJoiningMember(memberID: UInt64, cluster: ClusterDescription, layout: DataLayout,
+                                               store: MVCCStore, members: MemberRegistry, logger: Logger) throws -> Identity {
+        for m in cluster.members { try members.upsert(m, backend: store.backend) }
+        try store.backend.sync()
+        try RaftPersistence.saveConfState(snapDir: layout.backendDir, index: 0, term: 0, conf: ConfState())
+        let created = try WAL.create(directory: layout.walDir,
+                                     metadata: WALMetadata.encode(memberID: memberID, clusterID: cluster.clusterID))
+        try created.saveSnapshotMark(RaftPersistence.joinMark)
+        try created.close()
+        let (wal, replay) = try WAL.open(directory: layout.walDir)
+        return Identity(wal: wal, replay: replay, memberID: memberID, clusterID: cluster.clusterID)
     }
 }
 

@@ -24,6 +24,9 @@ func refusal(of call: ServerCall, context: PeerTransportContext, logger: Logger)
         logger.error("refused a peer stream meant for another member", metadata: ["to": "\(to)", "from": "\(PeerWire.hex(from))"])
         return GRPCStatus(.failedPrecondition, "member ID mismatch: this is \(PeerWire.hex(config.localID)), not \(to)")
     }
+    if context.handler.isRemovedMember(from) {
+        return GRPCStatus(.permissionDenied, PeerWire.removedMessage)
+    }
     return nil
 }
 
@@ -59,6 +62,8 @@ final class InboundStream: GRPCRequestObserver, @unchecked Sendable {
     }
 
     func call(_ call: ServerCall, received bytes: ByteBuffer) {
+        // A stream opened before its member was removed is ended the same way new ones are refused.
+        if context.handler.isRemovedMember(from) { return call.finish(GRPCStatus(.permissionDenied, PeerWire.removedMessage)) }
         consumed += UInt64(PeerWire.prefixBytes + bytes.readableBytes)
         let message: Message
         do {

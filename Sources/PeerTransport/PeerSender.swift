@@ -248,6 +248,9 @@ final class PeerSender: @unchecked Sendable {
         state = .idle
         let wasConnected = link.established
         inbox.withLockedValue { $0.connected = false }
+        if status.code == .permissionDenied && status.message == PeerWire.removedMessage {
+            context.handler.removedFromCluster(reportedBy: id)
+        }
         if wasConnected {
             context.handler.peerConnectionChanged(id, connected: false)
             failed("peer stream broke", error: "\(status)", level: .warning)

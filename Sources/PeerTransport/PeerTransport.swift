@@ -24,10 +24,21 @@ public protocol PeerMessageHandler: AnyObject, Sendable {
     func makeSnapshotImage(for message: Message) throws -> String
     /// The outbound stream to `peer` became live (`true`) or broke (`false`). Optional: for logs and metrics.
     func peerConnectionChanged(_ peer: UInt64, connected: Bool)
+    /// The cluster id and member list, encoded by the server, for members joining an existing cluster
+    /// (`PeerTransport.fetchClusterMembers`). nil: not available (the default).
+    func clusterMembers() -> [UInt8]?
+    /// Whether `peer` was removed from the cluster: its streams are refused, which tells it so.
+    func isRemovedMember(_ peer: UInt64) -> Bool
+    /// `peer` refused our stream because this member was removed from the cluster (etcd's HTTP 410 from
+    /// rafthttp): the member must stop.
+    func removedFromCluster(reportedBy peer: UInt64)
 }
 
 extension PeerMessageHandler {
     public func peerConnectionChanged(_ peer: UInt64, connected: Bool) {}
+    public func clusterMembers() -> [UInt8]? { nil }
+    public func isRemovedMember(_ peer: UInt64) -> Bool { false }
+    public func removedFromCluster(reportedBy peer: UInt64) {}
 }
 
 public struct PeerTransportConfig: Sendable {
@@ -136,6 +147,7 @@ public final class PeerTransport: Sendable {
             maxReceiveMessageBytes: max(config.maxMessageBytes, config.snapshotChunkBytes)))
         grpc.register(PeerWire.streamPath, .streaming { call in InboundStream.start(call, context: context) })
         grpc.register(PeerWire.snapshotPath, .streaming { call in InboundSnapshot.start(call, context: context) })
+        grpc.register(MembersEndpoint.path, .unary { call, _ in MembersEndpoint.serve(call, handler: handler) })
         var server = TransportConfiguration(grpc: grpc, http: NotFoundResponder())
         server.maxHTTPBodyBytes = 64 << 10
         self.serverConfiguration = server

@@ -24,6 +24,8 @@ enum PeerWire {
     static let fromHeader = "x-keel-from"
     static let toHeader = "x-keel-to"
     static let snapshotSizeHeader = "x-keel-snapshot-size"
+    /// The refusal a removed member's streams get (etcd's text for the same situation).
+    static let removedMessage = "the member has been permanently removed from the cluster"
 
     static let prefixBytes = 5
     static let ackBytes = 8

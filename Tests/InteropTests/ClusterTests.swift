@@ -162,6 +162,50 @@ final class ClusterTests: XCTestCase {
         }
     }
 
+    /// The etcd runbook for growing and shrinking a cluster: writes until the log is compacted, `member add
+    /// --learner`, start the new member with `--initial-cluster-state existing` (it can only catch up by
+    /// snapshot), promote it, remove an old member (which then stops), and the cluster carries on.
+    func testLearnerJoinsBysnapshotIsPromotedAndAMemberIsRemoved() throws {
+        let cluster = try KeelCluster(size: 3, extraFlags: ["--snapshot-count", "40"])
+        defer { cluster.stopAll() }
+        let leader = try cluster.awaitLeader()
+        let ctl = Etcdctl(endpoint: cluster.members[leader].endpoint)
+        for i in 0..<100 { try ctl.succeed(["put", "grow/\(i)", "v\(i)"]) }
+        let learner = try cluster.addMember(name: "m3", learner: true, via: (leader + 1) % 3)
+        XCTAssertTrue(cluster.members[learner].process!.log.contains("applied incoming snapshot"),
+                      "the learner caught up by snapshot:\n\(cluster.members[learner].process!.log)")
+        let learnerCtl = Etcdctl(endpoint: cluster.members[learner].endpoint)
+        XCTAssertEqual(try learnerCtl.succeed(["get", "grow/99", "--consistency=s", "--print-value-only"]), "v99\n")
+        // A learner refuses linearizable requests, as etcd's does.
+        let refused = try learnerCtl.run(["put", "x", "y"])
+        XCTAssertTrue(refused.stderr.contains("etcdserver: rpc not supported for learner"), "\(refused)")
+
+        let list = try ctl.succeed(["member", "list"])
+        let learnerLine = try XCTUnwrap(list.split(separator: "\n").first { $0.contains(", m3, ") })
+        XCTAssertTrue(learnerLine.hasSuffix(", true"), "listed as a learner: \(list)")
+        let learnerID = String(learnerLine.split(separator: ",")[0])
+        // Promote through a follower: it hands the call to the leader.
+        try Etcdctl(endpoint: cluster.members[(leader + 2) % 3].endpoint).succeed(["member", "promote", learnerID])
+        XCTAssertTrue(try ctl.succeed(["member", "list"]).contains(", m3, \(cluster.members[learner].peerURL), \(cluster.members[learner].clientURL), false"))
+        try learnerCtl.succeed(["put", "after-promotion", "1"])
+
+        // Remove a follower that is not the new member.
+        let victim = (leader + 1) % 3
+        let victimID = String(format: "%llx", try cluster.status(victim).memberID)
+        try ctl.succeed(["member", "remove", victimID])
+        let exit = try XCTUnwrap(cluster.members[victim].process).waitForExit(timeoutSeconds: 10)
+        XCTAssertEqual(exit, .exited(0), "a removed member stops by itself")
+        XCTAssertTrue(cluster.members[victim].process!.log.contains("the member has been permanently removed from the cluster"))
+        XCTAssertEqual(try ctl.succeed(["member", "list"]).split(separator: "\n").count, 3)
+        for i in [leader, (leader + 2) % 3, learner] {
+            try Etcdctl(endpoint: cluster.members[i].endpoint).succeed(["put", "after-removal-\(i)", "ok"])
+        }
+        for i in [leader, (leader + 2) % 3, learner] {
+            let out = try Etcdctl(endpoint: cluster.members[i].endpoint).succeed(["get", "after-", "--prefix", "--keys-only"])
+            XCTAssertEqual(out.split(separator: "\n").count, 4, out)
+        }
+    }
+
     func testRestartedFollowerCatchesUp() throws {
         let cluster = try KeelCluster(size: 3)
         defer { cluster.stopAll() }

@@ -123,3 +123,29 @@ final class MemberRegistry: Sendable {
         withUnsafeBytes(of: id.bigEndian) { Array($0) }
     }
 }
+
+/// What `/keel.raft.Peer/Members` answers: enough for a joining member to find its id and its peers.
+struct ClusterDescription: Sendable, Equatable {
+    var clusterID: UInt64
+    var members: [MemberInfo]
+
+    func encoded() -> [UInt8] {
+        var w = RaftWriter()
+        w.writeByte(1)
+        w.writeVarint(clusterID)
+        w.writeVarint(UInt64(members.count))
+        for m in members { w.writeBytes(m.encoded()) }
+        return w.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(RaftCodecError) -> ClusterDescription {
+        var r = RaftReader(bytes)
+        let version = try r.readByte()
+        guard version == 1 else { throw .unsupportedVersion(version) }
+        let id = try r.readVarint()
+        var members: [MemberInfo] = []
+        for _ in 0..<(try r.readCount(minItemSize: 1)) { members.append(try MemberInfo.decode(try r.readBytes())) }
+        try r.expectEnd()
+        return ClusterDescription(clusterID: id, members: members)
+    }
+}

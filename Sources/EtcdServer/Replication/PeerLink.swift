@@ -15,7 +15,10 @@ final class PeerLink: PeerMessageHandler, @unchecked Sendable {  // `loop` is se
     private let logger: Logger
     weak var loop: RaftLoop?
 
-    init(store: MVCCStore, members: MemberRegistry, localID: UInt64, snapDir: String, logger: Logger) {
+    private let clusterID: UInt64
+
+    init(store: MVCCStore, members: MemberRegistry, localID: UInt64, clusterID: UInt64, snapDir: String, logger: Logger) {
+        self.clusterID = clusterID
         self.store = store
         self.members = members
         self.localID = localID
@@ -42,6 +45,20 @@ final class PeerLink: PeerMessageHandler, @unchecked Sendable {  // `loop` is se
 
     func reportSnapshot(_ peer: UInt64, status: SnapshotStatus) {
         _ = loop?.inbox.tryPush(.snapshotStatus(peer, status))
+    }
+
+    func isRemovedMember(_ peer: UInt64) -> Bool { members.isRemoved(peer) }
+
+    func removedFromCluster(reportedBy peer: UInt64) {
+        onRemoved()
+    }
+
+    /// Set once before the transport starts: stops this member (it learned it was removed).
+    var onRemoved: @Sendable () -> Void = {}
+
+    /// For members joining with `--initial-cluster-state existing`: the cluster id and the members.
+    func clusterMembers() -> [UInt8]? {
+        ClusterDescription(clusterID: clusterID, members: members.all).encoded()
     }
 
     /// The backend as it is now (its consistent index is at or past the snapshot's index: the follower

@@ -115,7 +115,6 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
 
     /// Queues a log entry for `id`; `done` runs once it is applied here, or failed.
     func propose(_ data: [UInt8], id: UInt64, done: @escaping @Sendable (ProposalOutcome) -> Void) -> EtcdServerError? {
-        if published.isLearner { return EtcdServerError(.unavailable, "etcdserver: rpc not supported for learner") }
         if !published.hasLeader { return .noLeader }
         let deadline = NIODeadline.now() + settings.requestTimeout
         guard waiters.register(id, deadline: deadline, limit: settings.maxInbox, done) else { return .tooManyRequests }
@@ -275,6 +274,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
             let index = snap.metadata.index
             let image = pendingImages.removeValue(forKey: index) ?? RaftPersistence.imagePath(snapDir: snapDir, index: index)
             confHistory = [(index, snap.metadata.confState)]
+            published.setLearner(snap.metadata.confState.isLearner(id))
             handedOff = index
             _ = applier.queue.push(.snapshot(index: index, image: image))
         }

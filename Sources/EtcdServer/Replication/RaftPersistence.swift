@@ -31,7 +31,7 @@ enum RaftPersistence {
     static func recover(replay: WALReplay, snapDir: String) throws -> Recovered {
         let storage = MemoryStorage()
         var snapMeta = SnapshotMetadata()
-        if let mark = replay.snapshot {
+        if let mark = replay.snapshot, mark.index > 0 {
             let conf = try loadConfState(snapDir: snapDir, index: mark.index, term: mark.term)
             snapMeta = SnapshotMetadata(index: mark.index, term: mark.term, confState: conf)
             try storage.applySnapshot(Snapshot(metadata: snapMeta))
@@ -48,6 +48,10 @@ enum RaftPersistence {
         }
         return Recovered(storage: storage, snapshot: snapMeta)
     }
+
+    /// A member joining an existing cluster starts from nothing: a mark at index 0 says "initialized,
+    /// no snapshot yet"; the leader sends one.
+    static let joinMark = WALSnapshotMark(index: 0, term: 0)
 
     /// Writes the membership at a snapshot index durably, before the WAL's snapshot mark refers to it.
     static func saveConfState(snapDir: String, index: UInt64, term: UInt64, conf: ConfState) throws {

@@ -60,6 +60,23 @@ final class KeelCluster {
         m.process = try launch(m, initialCluster: initial, state: "new", wait: true)
     }
 
+    /// `etcdctl member add` (as a learner or voter) through member `via`, then starts the new member with
+    /// `--initial-cluster-state existing` and the cluster list `member add` printed, as etcd's docs do.
+    /// Returns its index.
+    func addMember(name: String, learner: Bool, via: Int) throws -> Int {
+        let m = try Member(name: name)
+        var args = ["member", "add", name, "--peer-urls", m.peerURL]
+        if learner { args.append("--learner") }
+        let out = try Etcdctl(endpoint: members[via].endpoint).succeed(args)
+        guard let line = out.split(separator: "\n").first(where: { $0.hasPrefix("ETCD_INITIAL_CLUSTER=") }) else {
+            throw HarnessError.badOutput("member add printed no ETCD_INITIAL_CLUSTER: \(out)")
+        }
+        let initial = line.dropFirst("ETCD_INITIAL_CLUSTER=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        members.append(m)
+        m.process = try launch(m, initialCluster: initial, state: "existing", wait: true)
+        return members.count - 1
+    }
+
     func kill9(_ i: Int) {
         members[i].process?.kill9()
     }

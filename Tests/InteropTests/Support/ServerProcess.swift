@@ -125,6 +125,13 @@ final class ServerProcess {
         return reaped()
     }
 
+    /// Waits for the process to end by itself; nil if it still runs after `timeoutSeconds`.
+    func waitForExit(timeoutSeconds: Double) -> ExitStatus? {
+        if let exitStatus { return exitStatus }
+        guard exited.wait(timeout: .now() + timeoutSeconds) == .success else { return nil }
+        return reaped()
+    }
+
     private func reaped() -> ExitStatus {
         process.waitUntilExit()
         let status = ExitStatus(process)
