@@ -79,7 +79,7 @@ public final class HTTP2Connection: @unchecked Sendable {
         guard let session, !isTornDown else { return false }
         precondition(!inSession, "nghttp2 re-entered")
         inSession = true
-        defer { inSession = false }
+        defer { leaveSession() }
         let n = nghttp2_session_mem_recv(session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
         return n >= 0
     }
@@ -92,7 +92,7 @@ public final class HTTP2Connection: @unchecked Sendable {
         guard let session, !isTornDown else { return (nil, false) }
         precondition(!inSession, "nghttp2 re-entered")
         inSession = true
-        defer { inSession = false }
+        defer { leaveSession() }
         var buffer: ByteBuffer?
         while true {
             var chunk: UnsafePointer<UInt8>?
@@ -210,8 +210,20 @@ public final class HTTP2Connection: @unchecked Sendable {
             stream.delegate?.streamClosed(stream, errorCode: NGHTTP2_CANCEL.rawValue)
             stream.delegate = nil
         }
-        if let session { nghttp2_session_del(session) }
-        session = nil
+        // Torn down from inside an nghttp2 callback (a delegate closed the channel synchronously): nghttp2
+        // is still running on this session, so it is freed when the call into nghttp2 returns.
+        if !inSession, let session {
+            nghttp2_session_del(session)
+            self.session = nil
+        }
+    }
+
+    private func leaveSession() {
+        inSession = false
+        if isTornDown, let session {
+            nghttp2_session_del(session)
+            self.session = nil
+        }
     }
 
     // MARK: nghttp2 callbacks (called inside mem_recv / mem_send)
