@@ -49,7 +49,7 @@ public final class KeelServer: Sendable {
         let fresh = !WAL.exists(directory: layout.walDir)
         if fresh {
             // Bootstrap checks run only for a new member, as in etcd, and before anything is created on disk.
-            if case .failure(let error) = config.verifyBootstrap() { throw StartupError(error.message) }
+            if case .failure(let error) = config.verifyBootstrap(resolve: HostResolver.firstAddress) { throw StartupError(error.message) }
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         do {

@@ -4,12 +4,16 @@
 /// holds a member: the server must call `verifyBootstrap()` only before creating a fresh data dir.
 extension ServerConfig {
     /// The ids a fresh member starts with, or the error etcd would exit with (status 1).
-    public func verifyBootstrap() -> Result<(memberID: UInt64, clusterID: UInt64), ConfigError> {
+    ///
+    /// `resolve` turns a host name into an address, as etcd's advertiseMatchesCluster does when the URL
+    /// strings differ (a StatefulSet advertises `http://etcd-0:2380` while --initial-cluster says
+    /// `http://etcd-0.etcd:2380`; both name the pod). nil, or a host it cannot resolve, means strings only.
+    public func verifyBootstrap(resolve: ((String) -> String?)? = nil) -> Result<(memberID: UInt64, clusterID: UInt64), ConfigError> {
         let cluster = initialCluster
         guard let local = cluster.member(named: name) else {
             return .failure(ConfigError("couldn't find local name \"\(name)\" in the initial cluster configuration"))
         }
-        if initialClusterState == .new, let e = advertiseMismatch(local) { return .failure(e) }
+        if initialClusterState == .new, let e = advertiseMismatch(local), !resolvedEqual(local, resolve) { return .failure(e) }
         var seenURLs: Set<String> = []
         for m in cluster.members {
             for u in m.peerURLs where !seenURLs.insert(u.canonical).inserted {
@@ -26,8 +30,23 @@ extension ServerConfig {
         return .success((local.id, cluster.clusterID))
     }
 
-    /// advertiseMatchesCluster, for the string-equal case only: etcd also resolves host names
-    /// (so "localhost" can match "127.0.0.1" there); Keel does no DNS here and asks for equal URLs.
+    /// etcd's URLStringsEqual after resolving: each URL becomes scheme://address:port, the sorted lists
+    /// must be equal. Any host that does not resolve makes the answer "not equal".
+    private func resolvedEqual(_ local: InitialCluster.Member, _ resolve: ((String) -> String?)?) -> Bool {
+        guard let resolve else { return false }
+        func resolved(_ urls: [EtcdURL]) -> [String]? {
+            var out: [String] = []
+            for u in urls {
+                guard let address = resolve(u.host) else { return nil }
+                out.append("\(u.scheme.rawValue)://\(address):\(u.portText)")
+            }
+            return out.sorted()
+        }
+        guard let a = resolved(initialAdvertisePeerURLs), let b = resolved(local.peerURLs) else { return false }
+        return a == b
+    }
+
+    /// advertiseMatchesCluster's comparison of the URL strings (and etcd's error texts when they differ).
     private func advertiseMismatch(_ local: InitialCluster.Member) -> ConfigError? {
         let inCluster = local.peerURLs.map(\.canonical).sorted()
         let advertised = initialAdvertisePeerURLs.map(\.canonical).sorted()

@@ -206,6 +206,23 @@ final class ClusterTests: XCTestCase {
         }
     }
 
+    /// etcd resolves host names when the advertised peer URLs and the member's --initial-cluster entry
+    /// differ as strings (the StatefulSet recipe relies on it): "localhost" and "127.0.0.1" match.
+    func testAdvertisedPeerURLMatchesClusterEntryAfterResolving() throws {
+        let scratch = try ScratchDirectory(label: "resolve")
+        let ports = try ServerPorts.pick()
+        let client = "http://127.0.0.1:\(ports.client)"
+        let server = try ServerProcess(kind: .keel, ports: ports, dataDir: scratch.child("data"), arguments: [
+            "--name", "n1", "--data-dir", scratch.child("data"),
+            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-peer-urls", "http://127.0.0.1:\(ports.peer)",
+            "--initial-advertise-peer-urls", "http://localhost:\(ports.peer)",
+            "--initial-cluster", "n1=http://127.0.0.1:\(ports.peer)",
+        ], environment: CommandRunner.cleanEnvironment())
+        defer { server.stop() }
+        try Etcdctl(server).succeed(["put", "resolved", "yes"])
+    }
+
     func testRestartedFollowerCatchesUp() throws {
         let cluster = try KeelCluster(size: 3)
         defer { cluster.stopAll() }

@@ -81,6 +81,22 @@ import Testing
         ]))
         #expect(join.verifyBootstrap().failureMessage == nil)
     }
+
+    /// The StatefulSet recipe: each pod advertises http://${HOSTNAME}:2380 while --initial-cluster names
+    /// http://etcd-0.etcd:2380. The strings differ; after resolving both name the pod, as etcd accepts.
+    @Test func advertisedPeerURLsMatchAfterResolvingHostNames() throws {
+        let (c, _) = try #require(runConfig([
+            "--name", "etcd-0", "--initial-advertise-peer-urls", "http://etcd-0:2380",
+            "--initial-cluster", "etcd-0=http://etcd-0.etcd:2380,etcd-1=http://etcd-1.etcd:2380,etcd-2=http://etcd-2.etcd:2380",
+        ]))
+        let pods = ["etcd-0": "10.1.0.10", "etcd-0.etcd": "10.1.0.10", "etcd-1.etcd": "10.1.0.11"]
+        #expect(c.verifyBootstrap().failureMessage != nil, "strings alone differ")
+        #expect(c.verifyBootstrap(resolve: { pods[$0] }).failureMessage == nil)
+        // A name that resolves elsewhere, or not at all, is still refused with etcd's text.
+        #expect(c.verifyBootstrap(resolve: { $0 == "etcd-0" ? "10.1.0.99" : pods[$0] }).failureMessage?
+            .hasPrefix("--initial-cluster has etcd-0=http://etcd-0.etcd:2380 but missing from --initial-advertise-peer-urls") == true)
+        #expect(c.verifyBootstrap(resolve: { $0 == "etcd-0" ? nil : pods[$0] }).failureMessage != nil)
+    }
 }
 
 extension Result where Failure == ConfigError {
