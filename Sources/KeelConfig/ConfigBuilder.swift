@@ -123,10 +123,7 @@ enum ConfigBuilder {
         case .failure(let e): return .failure(Failure(message: e.message, exitCode: 1))
         }
 
-        let authToken = f.value("auth-token").string
-        if authToken != "simple" {
-            return .failure(refuse("\(f.origin(of: "auth-token"))=\(authToken) is set, but only the 'simple' token provider is implemented in Keel"))
-        }
+        let authToken = f.value("auth-token").string  // anything but "simple" was refused (FlagTable)
         var bcryptCost = f.value("bcrypt-cost").unsigned
         if bcryptCost < 4 || bcryptCost > 31 {
             warnings.append("use default bcrypt cost 10 instead of the invalid given cost \(bcryptCost) (--bcrypt-cost must be 4...31)")

@@ -35,9 +35,9 @@ public enum ConfigParser {
         warnings += flags.warnings
 
         // Features Keel doesn't have: refuse or warn, naming the flag, before anything else.
-        for spec in FlagTable.all where flags.isSet(spec.name) && flags.value(spec.name) != FlagSet.defaultValue(spec) {
+        for spec in FlagTable.all where flags.isSet(spec.name) && !flags.value(spec.name).isSameSetting(as: FlagSet.defaultValue(spec)) {
             switch spec.support {
-            case .implemented: break
+            case .implemented, .ignoredLegacy: break  // legacy flags got etcd's own warning when set
             case .warnWhenChanged(let why):
                 warnings.append("\(flags.origin(of: spec.name)) is accepted but \(why)")
             case .refuseWhenChanged(let why):

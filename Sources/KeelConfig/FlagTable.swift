@@ -2,13 +2,21 @@ import Foundation
 
 /// What Keel does with a flag. A flag is never silently ignored: it either works, or starts
 /// with a warning naming it (tuning knobs), or refuses to start (features that change safety or
-/// meaning: TLS, discovery, proxy, ...). Move a flag to `.implemented` when it is wired up.
+/// meaning: TLS, discovery, proxy, ...).
+///
+/// `.implemented` is a claim that the server behaves differently when the flag changes. Each such
+/// flag has an end-to-end proof in Tests/InteropTests/FlagEffectTests.swift (its `proofs` table must
+/// list exactly the implemented flags), and Tests/KeelConfigTests/FlagTableTruthTests.swift checks
+/// every other flag warns or refuses by name. Move a flag to `.implemented` only together with its proof.
 enum FlagSupport: Sendable, Equatable {
     case implemented
     /// Accepted; a warning naming the flag when its value differs from the default.
     case warnWhenChanged(String)
     /// Refused (before touching the data dir) when its value differs from the default.
     case refuseWhenChanged(String)
+    /// etcd 3.4's own `ignored` legacy flags: accepted anywhere, with etcd's warning
+    /// ("flag \"-x\" is no longer supported - ignoring.") whatever the value.
+    case ignoredLegacy
 }
 
 enum FlagSection: String, Sendable, CaseIterable {
@@ -49,6 +57,9 @@ enum FlagTable {
     static let discovery = "discovery bootstrap is not implemented in Keel; list the members with --initial-cluster"
     static let proxy = "etcd's v2 proxy mode is not implemented in Keel"
     static let notYet = "not implemented in Keel yet; the value is ignored"
+    static let noAuth = "the auth API (users, roles, tokens) is not implemented in Keel yet; the value is ignored"
+    static let noGateway = "Keel has no JSON gateway yet: the client port serves gRPC plus /version, /health and /metrics; the value is ignored"
+    static let stderrOnly = "Keel always logs etcd's capnslog text format to stderr; the value is ignored"
 
     static let all: [FlagSpec] = member + clustering + proxyFlags + security + auth + monitoring + logging
         + experimental + unsafe + legacy
@@ -76,7 +87,7 @@ enum FlagTable {
         FlagSpec(name: "election-timeout", kind: .unsigned, defaultText: "1000", section: .member, support: .implemented,
                  usage: "Time (in milliseconds) for an election to timeout."),
         FlagSpec(name: "initial-election-tick-advance", kind: .bool, defaultText: "true", section: .member,
-                 support: .warnWhenChanged(notYet),
+                 support: .implemented,
                  usage: "Whether to fast-forward initial election ticks on boot for faster election."),
         FlagSpec(name: "listen-peer-urls", kind: .urls(exception: ""), defaultText: "http://localhost:2380",
                  section: .member, support: .implemented, usage: "List of URLs to listen on for peer traffic."),
@@ -98,13 +109,16 @@ enum FlagTable {
         FlagSpec(name: "max-request-bytes", kind: .unsigned, defaultText: "1572864", section: .member, support: .implemented,
                  usage: "Maximum client request size in bytes the server will accept."),
         FlagSpec(name: "max-concurrent-streams", kind: .uint32, defaultText: "4294967295", section: .member,
-                 support: .warnWhenChanged(notYet), usage: "Maximum concurrent streams that each client can open at a time.",
+                 support: .implemented, usage: "Maximum concurrent streams that each client can open at a time.",
                  helpDefault: "math.MaxUint32"),
-        FlagSpec(name: "grpc-keepalive-min-time", kind: .duration, defaultText: "5s", section: .member, support: .implemented,
+        FlagSpec(name: "grpc-keepalive-min-time", kind: .duration, defaultText: "5s", section: .member,
+                 support: .warnWhenChanged(notYet),
                  usage: "Minimum duration interval that a client should wait before pinging server."),
-        FlagSpec(name: "grpc-keepalive-interval", kind: .duration, defaultText: "2h", section: .member, support: .implemented,
+        FlagSpec(name: "grpc-keepalive-interval", kind: .duration, defaultText: "2h", section: .member,
+                 support: .warnWhenChanged(notYet),
                  usage: "Frequency duration of server-to-client ping to check if a connection is alive (0 to disable)."),
-        FlagSpec(name: "grpc-keepalive-timeout", kind: .duration, defaultText: "20s", section: .member, support: .implemented,
+        FlagSpec(name: "grpc-keepalive-timeout", kind: .duration, defaultText: "20s", section: .member,
+                 support: .warnWhenChanged(notYet),
                  usage: "Additional duration of wait before closing a non-responsive connection (0 to disable)."),
     ]
 
@@ -134,7 +148,7 @@ enum FlagTable {
         FlagSpec(name: "strict-reconfig-check", kind: .bool, defaultText: "true", section: .clustering, support: .implemented,
                  usage: "Reject reconfiguration requests that would cause quorum loss."),
         FlagSpec(name: "pre-vote", kind: .bool, defaultText: "false", section: .clustering,
-                 support: .warnWhenChanged(notYet), usage: "Enable to run an additional Raft election phase."),
+                 support: .implemented, usage: "Enable to run an additional Raft election phase."),
         FlagSpec(name: "auto-compaction-retention", kind: .string, defaultText: "0", section: .clustering,
                  support: .implemented, usage: "Auto compaction retention length. 0 means disable auto compaction."),
         FlagSpec(name: "auto-compaction-mode", kind: .string, defaultText: "periodic", section: .clustering,
@@ -143,7 +157,8 @@ enum FlagTable {
         FlagSpec(name: "enable-v2", kind: .bool, defaultText: "false", section: .clustering,
                  support: .warnWhenChanged("the etcd v2 API is not implemented in Keel; only v3 requests are served"),
                  usage: "Accept etcd V2 client requests."),
-        FlagSpec(name: "enable-grpc-gateway", kind: .bool, defaultText: "true", section: .clustering, support: .implemented,
+        FlagSpec(name: "enable-grpc-gateway", kind: .bool, defaultText: "true", section: .clustering,
+                 support: .warnWhenChanged(noGateway),
                  usage: "Enable the JSON gateway (HTTP) on the client port."),
     ]
 
@@ -184,18 +199,27 @@ enum FlagTable {
         tlsFlag("peer-auto-tls", .bool, "Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided."),
         tlsFlag("peer-crl-file", .string, "Path to the peer certificate revocation list file."),
         tlsFlag("cipher-suites", .stringList, "Comma-separated list of supported TLS cipher suites between client/server and peers."),
-        FlagSpec(name: "cors", kind: .urls(exception: "*"), defaultText: "*", section: .security, support: .implemented,
+        // Keel sends no CORS headers at all, so browsers already refuse cross-origin reads: ignoring a
+        // narrower list never exposes more than asked.
+        FlagSpec(name: "cors", kind: .urls(exception: "*"), defaultText: "*", section: .security,
+                 support: .warnWhenChanged("Keel sends no CORS headers (browsers refuse every cross-origin read); the value is ignored"),
                  usage: "Comma-separated whitelist of origins for CORS, or cross-origin resource sharing, (empty or * means allow all)."),
-        FlagSpec(name: "host-whitelist", kind: .uniqueStrings, defaultText: "*", section: .security, support: .implemented,
+        // Without the JSON gateway, HTTP/1.1 reaches only /version, /health and /metrics, which etcd
+        // serves to any Host too. Must become implemented or refused when the gateway arrives.
+        FlagSpec(name: "host-whitelist", kind: .uniqueStrings, defaultText: "*", section: .security,
+                 support: .warnWhenChanged("not implemented in Keel yet: any Host header is accepted, and HTTP/1.1 serves only /version, /health and /metrics (no JSON gateway); the value is ignored"),
                  usage: "Acceptable hostnames from HTTP client requests, if server is not secure (empty or * means allow all)."),
     ]
 
     private static let auth: [FlagSpec] = [
-        FlagSpec(name: "auth-token", kind: .string, defaultText: "simple", section: .auth, support: .implemented,
+        // Refused rather than ignored: asking for a token provider means expecting authentication,
+        // and Keel has none, so every client would get in.
+        FlagSpec(name: "auth-token", kind: .string, defaultText: "simple", section: .auth,
+                 support: .refuseWhenChanged("only the default 'simple' is accepted: the auth API is not implemented in Keel yet, so no request would be authenticated"),
                  usage: "Specify a v3 authentication token type and its options ('simple' only in Keel)."),
-        FlagSpec(name: "bcrypt-cost", kind: .unsigned, defaultText: "10", section: .auth, support: .implemented,
+        FlagSpec(name: "bcrypt-cost", kind: .unsigned, defaultText: "10", section: .auth, support: .warnWhenChanged(noAuth),
                  usage: "Specify the cost / strength of the bcrypt algorithm for hashing auth passwords. Valid values are between 4 and 31."),
-        FlagSpec(name: "auth-token-ttl", kind: .unsigned, defaultText: "300", section: .auth, support: .implemented,
+        FlagSpec(name: "auth-token-ttl", kind: .unsigned, defaultText: "300", section: .auth, support: .warnWhenChanged(noAuth),
                  usage: "Time (in seconds) of the auth-token-ttl."),
     ]
 
@@ -204,19 +228,23 @@ enum FlagTable {
                  support: .warnWhenChanged("Keel has no /debug/pprof endpoint (it is not a Go program)"),
                  usage: "Enable runtime profiling data via HTTP server."),
         FlagSpec(name: "metrics", kind: .choice(["basic", "extensive"]), defaultText: "basic", section: .monitoring,
-                 support: .implemented, usage: "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics."),
+                 support: .warnWhenChanged("Keel exports only its basic metrics, on /metrics of the client port; the value is ignored"),
+                 usage: "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics."),
         FlagSpec(name: "listen-metrics-urls", kind: .urls(exception: ""), defaultText: "", section: .monitoring,
-                 support: .implemented, usage: "List of URLs to listen on for the metrics and health endpoints."),
+                 support: .warnWhenChanged("not implemented in Keel yet: nothing listens there; /metrics and /health are served on the client URLs only"),
+                 usage: "List of URLs to listen on for the metrics and health endpoints."),
     ]
 
     private static let logging: [FlagSpec] = [
-        FlagSpec(name: "logger", kind: .string, defaultText: "capnslog", section: .logging, support: .implemented,
+        FlagSpec(name: "logger", kind: .string, defaultText: "capnslog", section: .logging, support: .warnWhenChanged(stderrOnly),
                  usage: "Specify 'zap' for structured logging or 'capnslog'."),
-        FlagSpec(name: "log-outputs", kind: .uniqueStrings, defaultText: "default", section: .logging, support: .implemented,
+        FlagSpec(name: "log-outputs", kind: .uniqueStrings, defaultText: "default", section: .logging,
+                 support: .warnWhenChanged(stderrOnly),
                  usage: "Specify 'stdout' or 'stderr' to skip journald logging even when running under systemd, or list of comma separated output targets."),
         FlagSpec(name: "log-level", kind: .string, defaultText: "info", section: .logging, support: .implemented,
                  usage: "Configures log level. Only supports debug, info, warn, error, panic, or fatal."),
-        FlagSpec(name: "log-output", kind: .uniqueStrings, defaultText: "default", section: .logging, support: .implemented,
+        FlagSpec(name: "log-output", kind: .uniqueStrings, defaultText: "default", section: .logging,
+                 support: .warnWhenChanged(stderrOnly),
                  usage: "[TO BE DEPRECATED IN v3.5] use '--log-outputs'."),
         FlagSpec(name: "debug", kind: .bool, defaultText: "false", section: .logging, support: .implemented,
                  usage: "[TO BE DEPRECATED IN v3.5] Enable debug-level logging. Use '--log-level=debug' instead."),
@@ -250,7 +278,10 @@ enum FlagTable {
 
     private static let unsafe: [FlagSpec] = [
         FlagSpec(name: "force-new-cluster", kind: .bool, defaultText: "false", section: .unsafe,
-                 support: .refuseWhenChanged("rewriting membership from existing data is not implemented in Keel; starting normally instead would not do what was asked"),
+                 // Refused, not warned: it is a disaster-recovery step on existing data. Starting normally
+                 // instead would leave a member that lost its quorum waiting forever while the operator
+                 // believes the cluster was re-formed, or worse, be repeated on several members.
+                 support: .refuseWhenChanged("rewriting membership from existing data (the disaster-recovery step) is not implemented in Keel; starting normally instead would not do what was asked"),
                  usage: "Force to create a new one member cluster."),
         FlagSpec(name: "unsafe-no-fsync", kind: .bool, defaultText: "false", section: .unsafe,
                  support: .warnWhenChanged("Keel always fsyncs its WAL; the flag is ignored"),
@@ -262,5 +293,5 @@ enum FlagTable {
         "cluster-active-size", "cluster-remove-delay", "cluster-sync-interval", "config", "force",
         "max-result-buffer", "max-retry-attempts", "peer-heartbeat-interval", "peer-election-timeout",
         "retry-interval", "snapshot", "v", "vv", "test.coverprofile", "test.outputdir",
-    ].map { FlagSpec(name: $0, kind: .legacyIgnored, defaultText: "", section: .legacy, support: .implemented, usage: "") }
+    ].map { FlagSpec(name: $0, kind: .legacyIgnored, defaultText: "", section: .legacy, support: .ignoredLegacy, usage: "") }
 }

@@ -73,6 +73,12 @@ enum FlagValue: Sendable, Equatable {
         }
     }
 
+    /// Equal as a setting: `--listen-metrics-urls=` (the empty exception) is the empty default.
+    func isSameSetting(as other: FlagValue) -> Bool {
+        if case .urls(let a, let x) = self, case .urls(let b, let y) = other { return a == b && (x ?? "") == (y ?? "") }
+        return self == other
+    }
+
     var string: String { if case .string(let s) = self { return s }; preconditionFailure("not a string: \(self)") }
     var bool: Bool { if case .bool(let b) = self { return b }; preconditionFailure("not a bool: \(self)") }
     var unsigned: UInt64 { if case .unsigned(let v) = self { return v }; preconditionFailure("not unsigned: \(self)") }

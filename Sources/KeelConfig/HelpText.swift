@@ -25,6 +25,7 @@ enum HelpText {
                 case .implemented: break
                 case .warnWhenChanged(let why): out += "    [Keel: accepted with a warning: \(why)]\n"
                 case .refuseWhenChanged(let why): out += "    [Keel: refused when set: \(why)]\n"
+                case .ignoredLegacy: out += "    [ignored with a warning, as by etcd]\n"
                 }
             }
         }
