@@ -82,6 +82,10 @@ let package = Package(
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
+        .testTarget(name: "EtcdServerTests", dependencies: [
+            "EtcdServer", "Raft", "MVCC", "Backend", "WAL",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "PeerTransportTests", dependencies: [
             "PeerTransport", "Raft", "RPC", "Transport",
             .product(name: "NIOCore", package: "swift-nio"),

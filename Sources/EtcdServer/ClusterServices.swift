@@ -26,6 +26,8 @@ struct ClusterServices: Sendable {
     static let memberNotFound = EtcdServerError(.notFound, "etcdserver: member not found")
     static let peerURLExists = EtcdServerError(.failedPrecondition, "etcdserver: Peer URLs already exists")
     static let unhealthy = EtcdServerError(.unavailable, "etcdserver: unhealthy cluster")
+    static let notEnoughStarted = EtcdServerError(.failedPrecondition,
+                                                  "etcdserver: re-configuration failed due to not enough started members")
     static let notLearner = EtcdServerError(.failedPrecondition, "etcdserver: can only promote a learner member")
     static let learnerNotReady = EtcdServerError(.failedPrecondition,
                                                  "etcdserver: can only promote a learner member which is in sync with leader")
@@ -93,15 +95,19 @@ struct ClusterServices: Sendable {
             if canonical.contains(where: taken.contains) { throw Self.peerURLExists }
             if isLearner && existing.filter(\.isLearner).count >= 1 { throw Self.tooManyLearners }
             if !isLearner && context.strictReconfigCheck {
-                // etcd's isReadyToAddVotingMember: with the new (not yet started) voter, the started
-                // voters must still be a quorum.
+                // etcd's IsReadyToAddVotingMember: with the new (not yet started) voter, the started voters
+                // must still be a quorum — except 1 → 2, which etcd allows (restoring a cluster's data).
                 let voters = existing.filter { !$0.isLearner }
                 let started = voters.filter { !$0.name.isEmpty }.count
-                if started < (voters.count + 1) / 2 + 1 { throw Self.unhealthy }
+                let members = voters.count + 1
+                if !(started == 1 && members == 2) && started < members / 2 + 1 { throw Self.notEnoughStarted }
             }
             let id = InitialCluster.memberID(peerURLs: canonical, unixSeconds: Int64(Date().timeIntervalSince1970))
             let member = MemberInfo(id: id, name: "", peerURLs: canonical, clientURLs: [], isLearner: isLearner)
-            proposeChange(call, ConfChange(type: isLearner ? .addLearnerNode : .addNode, nodeID: id), member: member) { list in
+            // A new voter joins Raft as a learner and the leader promotes it once it has caught up (RaftLoop):
+            // etcd's clients see a voter at once, and the cluster's quorum does not wait on a member that
+            // has not started yet (in etcd, `member add` to a 1-member cluster stops it until the new one runs).
+            proposeChange(call, ConfChange(type: .addLearnerNode, nodeID: id), member: member) { list in
                 call.respond { builder in
                     let m = builder.arena.message(etcdserverpb__member_add_response__init)
                     m.pointee.header = builder.header(context.header(revision: context.store.currentRevision))
@@ -124,7 +130,7 @@ struct ClusterServices: Sendable {
                 // etcd's isReadyToRemoveVotingMember: the started voters left must be a quorum.
                 let voters = context.members.all.filter { !$0.isLearner && $0.id != id }
                 let started = voters.filter { !$0.name.isEmpty }.count
-                if voters.isEmpty || started < voters.count / 2 + 1 { throw Self.unhealthy }
+                if voters.isEmpty || started < voters.count / 2 + 1 { throw Self.notEnoughStarted }
             }
             proposeChange(call, ConfChange(type: .removeNode, nodeID: id), member: member) { list in
                 call.respond { builder in

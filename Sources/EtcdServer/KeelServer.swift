@@ -135,6 +135,7 @@ public final class KeelServer: Sendable {
 
         let published = RaftPublished(memberID: identity.memberID)
         published.setApplied(store.consistentIndex)
+        published.setLearner(members.member(identity.memberID)?.isLearner ?? false)
         let waiters = Waiters<ProposalOutcome>()
         let reads = ReadIndexBatcher()
         let link = PeerLink(store: store, members: members, localID: identity.memberID, clusterID: identity.clusterID,
@@ -149,6 +150,7 @@ public final class KeelServer: Sendable {
             switch change {
             case .added(let m), .updated(let m):
                 if m.id != localID { peers.addPeer(id: m.id, urls: m.peerURLs) }
+                if m.id == localID { published.setLearner(m.isLearner) }
                 if m.id == localID && !m.name.isEmpty { publisher.applied() }
             case .removed(let id) where id == localID:
                 stopRemovedMember(logger)
@@ -156,6 +158,7 @@ public final class KeelServer: Sendable {
                 peers.removePeer(id: id)
             case .restored:
                 for m in members.all where m.id != localID { peers.addPeer(id: m.id, urls: m.peerURLs) }
+                published.setLearner(members.member(localID)?.isLearner ?? false)
             }
         }
         let electionMs = Int64(config.electionTimeoutMs)
@@ -166,7 +169,7 @@ public final class KeelServer: Sendable {
             requestTimeout: .milliseconds(5000 + 2 * electionMs))
         let loop = RaftLoop(node: node, storage: recovered.storage, wal: wal, snapDir: layout.backendDir, store: store,
                             settings: settings, published: published, waiters: waiters, reads: reads, applier: applier,
-                            snapshotIndex: snapIndex, applied: store.consistentIndex, logger: logger)
+                            members: members, snapshotIndex: snapIndex, applied: store.consistentIndex, logger: logger)
         link.loop = loop
         link.onRemoved = { stopRemovedMember(logger) }
         loop.send = { messages in peers.send(messages) }
@@ -196,7 +199,8 @@ public final class KeelServer: Sendable {
         if node.status.confState.voters == [identity.memberID] {
             _ = loop.inbox.tryPush(.campaign)
         } else if config.initialElectionTickAdvance {
-            _ = loop.inbox.tryPush(.advanceTicks(max(config.electionTicks - 1, 0)))
+            advanceTicksOncePeersConnect(peers: peers, loop: loop, ticks: config.electionTicks - 2, eventLoop: group.next(),
+                                         logger: logger)
         }
 
         var grpc = GRPCServer(limits: GRPCServerLimits(maxReceiveMessageBytes: Int(config.maxRequestBytes) + 512 * 1024))
@@ -241,6 +245,25 @@ public final class KeelServer: Sendable {
     }
 
     // MARK: Start-up steps
+
+    /// etcd's --initial-election-tick-advance: once connections to more than one peer are up (within 5 s),
+    /// let electionTicks-2 ticks elapse at once, so a fresh or restarted member does not wait a whole
+    /// election timeout for a leader that is not there, but still hears from one that is.
+    private static func advanceTicksOncePeersConnect(peers: PeerTransport, loop: RaftLoop, ticks: Int, eventLoop: EventLoop,
+                                                     logger: Logger) {
+        guard ticks > 0 else { return }
+        let deadline = NIODeadline.now() + .seconds(5)
+        @Sendable func check() {
+            let active = loop.peerIDs.filter { peers.isConnected($0) }.count
+            if active > 1 {
+                logger.info("fast-forwarding \(ticks) ticks (election ticks \(ticks + 2)) with \(active) active peer(s)")
+                _ = loop.inbox.tryPush(.advanceTicks(ticks))
+            } else if NIODeadline.now() < deadline {
+                eventLoop.scheduleTask(in: .milliseconds(50)) { check() }
+            }
+        }
+        eventLoop.execute { check() }
+    }
 
     /// etcd: a member removed from the cluster stops serving (it learns it by applying its removal or
     /// from a peer refusing it). A clean shutdown, as on SIGTERM; once is enough.

@@ -223,6 +223,43 @@ final class ClusterTests: XCTestCase {
         try Etcdctl(server).succeed(["put", "resolved", "yes"])
     }
 
+    /// Growing 1 → 2 → 3 voters with plain `member add` (no --learner): each add answers at once and the
+    /// cluster keeps serving while the new member is not started yet; once started, it catches up and the
+    /// leader makes it a voting member.
+    func testGrowingFromOneMemberWithVoterAdds() throws {
+        let cluster = try KeelCluster(size: 1)
+        defer { cluster.stopAll() }
+        let ctl = Etcdctl(endpoint: cluster.members[0].endpoint)
+        try ctl.succeed(["put", "seed", "1"])
+        for name in ["m1", "m2"] {
+            let added = try cluster.addMember(name: name, learner: false, via: 0)
+            try ctl.succeed(["put", "after-\(name)", "1"])
+            // Promotion is the leader's: wait until Raft counts the new member as a voter (a write then
+            // needs its acknowledgment too: kill it and writes on a 2-member cluster stall).
+            let deadline = Date().addingTimeInterval(10)
+            var voters = 0
+            while Date() < deadline {
+                let out = try ctl.succeed(["member", "list", "-w", "json"])
+                let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
+                let list = try XCTUnwrap(obj["members"] as? [[String: Any]])
+                voters = list.filter { ($0["isLearner"] as? Bool) != true && !($0["name"] as? String ?? "").isEmpty }.count
+                if voters == added + 1 { break }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            XCTAssertEqual(voters, added + 1, "started voting members after adding \(name)")
+            XCTAssertEqual(try Etcdctl(endpoint: cluster.members[added].endpoint).succeed(["get", "seed", "--print-value-only"]), "1\n")
+        }
+        let leader = try cluster.awaitLeader()
+        let statuses = try (0..<3).map { try cluster.status($0) }
+        XCTAssertEqual(Set(statuses.map(\.leader)), [statuses[leader].memberID])
+        // The first member led throughout and promoted both (Raft-level voters now, not just in the list).
+        let promotions = cluster.members[0].process!.log.components(separatedBy: "promoting caught-up member to voter").count - 1
+        XCTAssertEqual(promotions, 2, cluster.members[0].process!.log)
+        // Three voters: losing one keeps a quorum.
+        cluster.kill9((leader + 1) % 3)
+        try Etcdctl(endpoint: cluster.members[leader].endpoint).succeed(["put", "with-one-down", "1"])
+    }
+
     func testRestartedFollowerCatchesUp() throws {
         let cluster = try KeelCluster(size: 3)
         defer { cluster.stopAll() }

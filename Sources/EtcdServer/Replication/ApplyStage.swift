@@ -166,7 +166,8 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
             case .addNode, .addLearnerNode:
                 var m = members.member(cc.nodeID) ?? ctx?.member
                     ?? MemberInfo(id: cc.nodeID, name: "", peerURLs: [], clientURLs: [], isLearner: false)
-                m.isLearner = cc.type == .addLearnerNode
+                // A learner entry may carry a voter still catching up (isLearner false in its context).
+                m.isLearner = cc.type == .addLearnerNode && (ctx?.member.isLearner ?? true)
                 if let peers = ctx?.member.peerURLs, !peers.isEmpty { m.peerURLs = peers }
                 let member = m
                 persist { try members.upsert(member, backend: store.backend) }

@@ -58,6 +58,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
     private let waiters: Waiters<ProposalOutcome>
     private let reads: ReadIndexBatcher
     private let applier: ApplyStage
+    private let members: MemberRegistry
     private let logger: Logger
     /// Sends messages to peers; set before `start` for a multi-member cluster.
     var send: @Sendable ([Message]) -> Void = { _ in }
@@ -74,7 +75,8 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
 
     init(node: RawNode, storage: MemoryStorage, wal: WAL, snapDir: String, store: MVCCStore, settings: Settings,
          published: RaftPublished, waiters: Waiters<ProposalOutcome>, reads: ReadIndexBatcher, applier: ApplyStage,
-         snapshotIndex: UInt64, applied: UInt64, logger: Logger) {
+         members: MemberRegistry, snapshotIndex: UInt64, applied: UInt64, logger: Logger) {
+        self.members = members
         self.id = node.id
         self.node = node
         self.storage = storage
@@ -95,7 +97,6 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
         statusBox = NIOLockedValueBox(st)
         published.setTerm(st.hardState.term)
         published.setCommitted(st.hardState.commit)
-        published.setLearner(st.confState.isLearner(node.id))
     }
 
     func start() {
@@ -142,6 +143,9 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
 
     /// Raft's view, computed on the loop (for Status and the membership checks); nil once stopped.
     func status() -> RaftStatus { statusBox.withLockedValue { $0 } }
+
+    /// The other members Raft knows (voters and learners).
+    var peerIDs: [UInt64] { status().confState.members.filter { $0 != id } }
 
     /// etcd's isLearnerReady: the learner holds at least 90% of the leader's log. nil when this
     /// member does not lead (only the leader knows).
@@ -209,6 +213,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
                 nextTick = after + settings.tickInterval
                 let progress = node.progress
                 progressBox.withLockedValue { $0 = progress }
+                promoteCaughtUpVoters(progress, now: after)
                 waiters.expire(now: after, with: .failed(.timeout))
                 if reads.sweep(now: after, retryAfter: settings.tickInterval * Int64(settings.electionTicks), timeout: .timeout) {
                     readRoundWanted = true
@@ -234,6 +239,24 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
         reads.failAll(.stopped)
         stopped.signal()
     }
+
+    /// Voters added by `member add` join Raft as learners (see ClusterServices.memberAdd); the leader
+    /// promotes each once its log holds what the leader's held when it last looked (etcd's readiness rule),
+    /// one conf change at a time, retrying after an election timeout if one did not go through.
+    private func promoteCaughtUpVoters(_ progress: [UInt64: PeerProgress], now: NIODeadline) {
+        guard let leader = progress[id] else { return }
+        for (peer, p) in progress where p.isLearner && p.match > 0 && Double(p.match) >= Double(leader.match) * 0.9 {
+            guard let member = members.member(peer), !member.isLearner else { continue }
+            if let last = promotionProposedAt[peer], now - last < settings.tickInterval * Int64(settings.electionTicks) { continue }
+            promotionProposedAt[peer] = now
+            let cc = ConfChange(type: .addNode, nodeID: peer, context: ConfChangeContext(requestID: 0, member: member).encoded())
+            if (try? node.proposeConfChange(cc)) != nil {
+                logger.info("promoting caught-up member to voter", metadata: ["member": "\(hex(peer))", "match": "\(p.match)"])
+            }
+            return
+        }
+    }
+    private var promotionProposedAt: [UInt64: NIODeadline] = [:]
 
     private func startReadRound() {
         guard let ctx = reads.startRound(now: .now()) else { return }
@@ -274,7 +297,6 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
             let index = snap.metadata.index
             let image = pendingImages.removeValue(forKey: index) ?? RaftPersistence.imagePath(snapDir: snapDir, index: index)
             confHistory = [(index, snap.metadata.confState)]
-            published.setLearner(snap.metadata.confState.isLearner(id))
             handedOff = index
             _ = applier.queue.push(.snapshot(index: index, image: image))
         }
@@ -283,7 +305,6 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
                 if let cc = try? ConfChange.decode(e.data) {
                     let conf = node.applyConfChange(cc)
                     confHistory.append((e.index, conf))
-                    published.setLearner(conf.isLearner(id))
                 }
             }
             handedOff = rd.committedEntries.last!.index
