@@ -14,7 +14,21 @@ import XCTest
 ///
 /// Every wait is a bounded poll on something observable (`NetnsCluster.poll`).
 final class NetworkFaultTests: XCTestCase {
-    private static let noLeader = ["Error: etcdserver: no leader"]
+    /// What etcdctl prints when a member that cannot reach a quorum refuses a write or a linearizable read.
+    /// Keel fails both at once with etcd's ErrNoLeader text (gRPC Unavailable). Real etcd 3.4.23 (run this
+    /// suite with KEEL_INTEROP_SUBJECT=etcd) refuses too, but only after waiting: a write ends at the request
+    /// timeout with "Unknown: context deadline exceeded" (raft holds proposals while there is no leader), a
+    /// read's ReadIndex ends with "request timed out", which etcdctl retries until its own --command-timeout
+    /// (the deadline then surfaces either client-side or in the server's answer: two spellings).
+    private enum Refused { case write, read }
+    private static func refusal(_ kind: Refused) -> Set<String> {
+        switch (ServerKind.subject, kind) {
+        case (.keel, _): return ["Error: etcdserver: no leader"]
+        case (.etcd, .write): return ["Error: rpc error: code = Unknown desc = context deadline exceeded"]
+        case (.etcd, .read):
+            return ["Error: context deadline exceeded", "Error: rpc error: code = Unknown desc = context deadline exceeded"]
+        }
+    }
 
     /// Runs `body` on a fresh cluster and always tears it down (processes, proxies, namespaces); prints the
     /// members' logs when the test failed (or with KEEL_FAULT_LOGS set).
@@ -37,8 +51,8 @@ final class NetworkFaultTests: XCTestCase {
     // MARK: 1. An isolated follower
 
     /// Proves: with one follower cut off (both directions, both peers), the other two keep committing writes
-    /// and serving linearizable reads; the cut-off member refuses linearizable reads and writes with etcd's
-    /// "etcdserver: no leader" (it cannot know whether it is current) but still answers a serializable read
+    /// and serving linearizable reads; the cut-off member refuses linearizable reads and writes (Keel with etcd's
+    /// "etcdserver: no leader", see `refusal`: it cannot know whether it is current) but still answers a serializable read
     /// from its own, stale state; once the link is back it catches up and all three hold the same data.
     func testIsolatedFollowerRefusesLinearizableRequestsAndCatchesUpAfterHealing() throws { try withCluster(isolatedFollower) }
 
@@ -64,8 +78,8 @@ final class NetworkFaultTests: XCTestCase {
         }
 
         // The cut-off member refuses what needs the leader, and serves only its local state.
-        try assertRefuses(cluster, cut, ["put", "during/x", "lost"], "put")
-        try assertRefuses(cluster, cut, ["get", "before"], "linearizable get")
+        try assertRefuses(cluster, cut, ["put", "during/x", "lost"], .write)
+        try assertRefuses(cluster, cut, ["get", "before"], .read)
         XCTAssertEqual(try cluster.succeed(cut, ["get", "", "--prefix", "--consistency=s"]), "before\nb\n",
                        "serializable read on the cut-off member: its own state, without the majority's writes")
 
@@ -138,20 +152,21 @@ final class NetworkFaultTests: XCTestCase {
         for m in majority {
             XCTAssertEqual(try cluster.succeed(m, ["get", "during/", "--prefix"]), during, "linearizable read on m\(m)")
         }
-        try assertRefuses(cluster, oldLeader, ["put", "during/x", "lost"], "put")
-        try assertRefuses(cluster, oldLeader, ["get", "before"], "linearizable get")
+        try assertRefuses(cluster, oldLeader, ["put", "during/x", "lost"], .write)
+        try assertRefuses(cluster, oldLeader, ["get", "before"], .read)
         XCTAssertEqual(try cluster.succeed(oldLeader, ["get", "", "--prefix", "--consistency=s"]), "before\nb\n",
                        "serializable read on the old leader: its own state, without the new term's writes")
         // The write waits for a commit that cannot come and ends at the request timeout (5 s + 2 × election
-        // timeout) with etcd's text; the read is retried by Keel after an election timeout, when the old leader
-        // has stepped down, and refused as every read on a member without a leader.
-        for (what, command, error) in [("write", earlyPut, "Error: etcdserver: request timed out"),
-                                       ("linearizable read", earlyGet, "Error: etcdserver: no leader")] {
+        // timeout) with etcd's text, as in etcd; Keel retries the read's ReadIndex after an election timeout,
+        // when the old leader has stepped down, and refuses it as any read on a member without a leader.
+        for (what, command, errors) in [("write", earlyPut, Set(["Error: etcdserver: request timed out"])),
+                                        ("linearizable read", earlyGet, Self.refusal(.read))] {
             let (r, took) = try command.wait()
             print("old leader m\(oldLeader), \(what) sent right after isolation -> \(r.status) \(r.etcdctlErrorLines) after \(String(format: "%.2fs", took))")
             XCTAssertNotEqual(r.exitCode, 0, "the isolated old leader accepted a \(what) it could not confirm: \(r)")
             XCTAssertEqual(r.stdout, "", "the isolated old leader answered a \(what): \(r)")
-            XCTAssertEqual(r.etcdctlErrorLines, [error], "\(what) sent to the old leader right after isolation: \(r)")
+            XCTAssertTrue(r.etcdctlErrorLines.count == 1 && errors.contains(r.etcdctlErrorLines[0]),
+                          "\(what) sent to the old leader right after isolation, expected one of \(errors): \(r)")
         }
 
         try cluster.reconnect(oldLeader)
@@ -176,7 +191,14 @@ final class NetworkFaultTests: XCTestCase {
     ///     are lost; the leader commits with the other follower alone; leader and term again do not move.
     /// After each heal every member converges (data and hashkv). The proxies' counters show each fault was
     /// one-way: bytes from A were dropped at B while bytes from B kept reaching A.
-    func testOneWayFaultsKeepTheClusterServingAndConverge() throws { try withCluster(oneWayFaults) }
+    func testOneWayFaultsKeepTheClusterServingAndConverge() throws {
+        if ServerKind.subject == .etcd {
+            // etcd's rafthttp sends A's messages to B mostly on streams that B dials to A (long-polled GETs),
+            // so the proxy's cut, which follows Keel's transport (A→B on connections A dials), is not one-way there.
+            throw XCTSkip("one-way cuts are defined by Keel's peer transport, not etcd's rafthttp")
+        }
+        try withCluster(oneWayFaults)
+    }
 
     private func oneWayFaults(_ cluster: NetnsCluster) throws {
         let started = Date()
@@ -207,8 +229,8 @@ final class NetworkFaultTests: XCTestCase {
             try cluster.status(follower).leader == 0 ? true : nil
         }
         print("(a) m\(follower) lost its leader \(seconds(since: cutAt)) after the cut")
-        try assertRefuses(cluster, follower, ["put", "x", "lost"], "put")
-        try assertRefuses(cluster, follower, ["get", "w/", "--prefix"], "linearizable get")
+        try assertRefuses(cluster, follower, ["put", "x", "lost"], .write)
+        try assertRefuses(cluster, follower, ["get", "w/", "--prefix"], .read)
         try writeFor(2 * Double(NetnsCluster.electionMs) / 1000 * 2, through: [leader, other])
         for m in [leader, other] {
             XCTAssertEqual(try cluster.succeed(m, ["get", "w/", "--prefix"]), expected, "linearizable read on m\(m)")
@@ -273,13 +295,15 @@ final class NetworkFaultTests: XCTestCase {
     // MARK: Helpers
 
     /// A linearizable request to a member that cannot reach a quorum fails, with etcd's exact text.
-    private func assertRefuses(_ cluster: NetnsCluster, _ i: Int, _ arguments: [String], _ what: String,
+    private func assertRefuses(_ cluster: NetnsCluster, _ i: Int, _ arguments: [String], _ kind: Refused,
                                file: StaticString = #filePath, line: UInt = #line) throws {
+        let what = kind == .write ? "write" : "linearizable read"
         let started = Date()
         let r = try cluster.etcdctl(i, arguments)
         print("cut-off m\(i): etcdctl \(arguments.joined(separator: " ")) -> \(r.status) \(r.etcdctlErrorLines) in \(seconds(since: started))")
         XCTAssertNotEqual(r.exitCode, 0, "\(what) on cut-off m\(i) must fail: \(r)", file: file, line: line)
-        XCTAssertEqual(r.etcdctlErrorLines, Self.noLeader, "\(what) on cut-off m\(i): \(r)", file: file, line: line)
+        XCTAssertTrue(r.etcdctlErrorLines.count == 1 && Self.refusal(kind).contains(r.etcdctlErrorLines[0]),
+                      "\(what) on cut-off m\(i), expected one of \(Self.refusal(kind)): \(r)", file: file, line: line)
         XCTAssertEqual(r.stdout, "", "\(what) on cut-off m\(i) printed a result", file: file, line: line)
     }
 

@@ -397,7 +397,7 @@ final class NamespacedServer {
         for descriptor in descriptors { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
         let writeEnd = FileHandle(fileDescriptor: descriptors[1], closeOnDealloc: false)
         process.executableURL = URL(fileURLWithPath: NetTool.ip)
-        process.arguments = ["netns", "exec", namespace, try ServerBinaries.keel()] + arguments
+        process.arguments = ["netns", "exec", namespace, try ServerBinaries.path(for: ServerKind.subject)] + arguments
         process.environment = CommandRunner.cleanEnvironment()
         process.standardOutput = writeEnd
         process.standardError = writeEnd
