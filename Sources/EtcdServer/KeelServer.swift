@@ -17,6 +17,7 @@ public final class KeelServer: Sendable {
     public let clientPorts: [Int]
     public let peerPorts: [Int]
     private let transport: TransportServer
+    private let metrics: TransportServer
     private let peers: PeerTransport
     private let group: MultiThreadedEventLoopGroup
     private let context: ServerContext
@@ -24,12 +25,13 @@ public final class KeelServer: Sendable {
     private let autoCompaction: AutoCompaction?
     private let publisher: AttributePublisher
 
-    private init(clientPorts: [Int], peerPorts: [Int], transport: TransportServer, peers: PeerTransport,
+    private init(clientPorts: [Int], peerPorts: [Int], transport: TransportServer, metrics: TransportServer, peers: PeerTransport,
                  group: MultiThreadedEventLoopGroup, context: ServerContext, logger: Logger,
                  autoCompaction: AutoCompaction?, publisher: AttributePublisher) {
         self.clientPorts = clientPorts
         self.peerPorts = peerPorts
         self.transport = transport
+        self.metrics = metrics
         self.peers = peers
         self.group = group
         self.context = context
@@ -225,9 +227,24 @@ public final class KeelServer: Sendable {
             await peers.shutdown()
             throw StartupError("cannot listen on client URL: \(error)")
         }
+        // --listen-metrics-urls: /metrics and /health (and /version) only, as etcd's metrics listener.
+        let metrics = TransportServer(group: group, configuration: TransportConfiguration(grpc: GRPCServer(),
+                                                                                         http: HTTPEndpoints(context: context)))
+        do {
+            for url in config.listenMetricsURLs {
+                let host = url.host == "localhost" ? "127.0.0.1" : url.host
+                let port = try await metrics.bind(host: host, port: Int(url.port ?? 0))
+                logger.info("serving /metrics and /health on \(host):\(port)")
+            }
+        } catch {
+            await transport.shutdownGracefully(gracePeriod: .seconds(0))
+            loop.stop()
+            await peers.shutdown()
+            throw StartupError("cannot listen on metrics URL: \(error)")
+        }
         let autoCompaction = AutoCompaction(mode: config.autoCompaction, context: context, eventLoop: group.next(), logger: logger)
         publisher.start(name: config.name, clientURLs: config.advertiseClientURLs.map(\.canonical), eventLoop: group.next())
-        return KeelServer(clientPorts: ports, peerPorts: peerPorts, transport: transport, peers: peers, group: group,
+        return KeelServer(clientPorts: ports, peerPorts: peerPorts, transport: transport, metrics: metrics, peers: peers, group: group,
                           context: context, logger: logger, autoCompaction: autoCompaction, publisher: publisher)
     }
 
@@ -237,6 +254,7 @@ public final class KeelServer: Sendable {
         autoCompaction?.cancel()
         publisher.cancel()
         await transport.shutdownGracefully(gracePeriod: .seconds(5))
+        await metrics.shutdownGracefully(gracePeriod: .seconds(0))
         context.raft.stop()
         await peers.shutdown()
         context.store.backend.close()

@@ -230,8 +230,7 @@ enum FlagTable {
         FlagSpec(name: "metrics", kind: .choice(["basic", "extensive"]), defaultText: "basic", section: .monitoring,
                  support: .warnWhenChanged("Keel exports only its basic metrics, on /metrics of the client port; the value is ignored"),
                  usage: "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics."),
-        FlagSpec(name: "listen-metrics-urls", kind: .urls(exception: ""), defaultText: "", section: .monitoring,
-                 support: .warnWhenChanged("not implemented in Keel yet: nothing listens there; /metrics and /health are served on the client URLs only"),
+        FlagSpec(name: "listen-metrics-urls", kind: .urls(exception: ""), defaultText: "", section: .monitoring, support: .implemented,
                  usage: "List of URLs to listen on for the metrics and health endpoints."),
     ]
 

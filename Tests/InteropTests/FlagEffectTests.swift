@@ -47,7 +47,8 @@ import Glibc
         "auto-compaction-mode": .quietMemberQuotaAndRevisionCompaction, // revision: keeps exactly the last 5
         "heartbeat-interval": .loneMembersElectionTiming,      // ticks (and etcd's 5x rule, startupOutcomes)
         "election-timeout": .loneMembersElectionTiming,        // no campaign before it elapses
-        "initial-election-tick-advance": .strictReconfigCheck,  // fast-forward once peers connect, or a whole timeout
+        "initial-election-tick-advance": .strictReconfigCheck,
+        "listen-metrics-urls": .oneMemberManyFlags,  // /metrics and /health on that URL  // fast-forward once peers connect, or a whole timeout
         "pre-vote": .loneMembersElectionTiming,                // a member alone never raises its term
         "initial-cluster": .loneMembersElectionTiming,         // member list holds the member never started
         "debug": .loneMembersElectionTiming,                   // debug lines in the log
@@ -85,6 +86,7 @@ import Glibc
         let walDir = scratch.child("wal")
         let (client1, client2, peer1, peer2) = (try unclaimedLocalPort(), try unclaimedLocalPort(),
                                                 try unclaimedLocalPort(), try unclaimedLocalPort())
+        let metricsPort = try unclaimedLocalPort()
         let token = "flag-effects-token"
         let advertised = ["http://127.0.0.1:\(client1)", "http://advertised.example:2379"]
         let server = try ServerProcess(
@@ -100,6 +102,7 @@ import Glibc
                 "--snapshot-count", "25", "--max-snapshots", "1", "--max-wals", "1",
                 "--max-txn-ops", "3", "--max-request-bytes", "1100000", "--max-concurrent-streams", "7",
                 "--auto-compaction-retention", "2s",
+                "--listen-metrics-urls", "http://127.0.0.1:\(metricsPort)",
             ],
             environment: CommandRunner.cleanEnvironment())
         defer { server.stop() }
@@ -127,6 +130,12 @@ import Glibc
         try Self.etcdctl("127.0.0.1:\(client2)", ["put", "via-second-url", "yes"]).requireSuccess()
         #expect(try Self.etcdctl(endpoint, ["get", "via-second-url", "--print-value-only"]).requireSuccess() == "yes\n")
         #expect(Self.acceptsTCP(port: peer1) && Self.acceptsTCP(port: peer2))
+
+        // --listen-metrics-urls: /metrics and /health there too (kubeadm's liveness probe uses it), no KV API.
+        let metrics = try Curl.get("http://127.0.0.1:\(metricsPort)/metrics")
+        #expect(metrics.stdout.contains("etcd_server_has_leader 1"), "\(metrics)")
+        #expect(try Curl.get("http://127.0.0.1:\(metricsPort)/health").stdout == #"{"health":"true"}"#)
+        #expect(try Self.etcdctl("127.0.0.1:\(metricsPort)", ["get", "x"]).exitCode != 0, "KV served on the metrics URL")
 
         // --max-concurrent-streams: announced in the server's HTTP/2 SETTINGS (default 4294967295).
         let h2 = try CommandRunner.run("/usr/bin/nghttp", ["-v", "-n", "-t", "10", "http://\(endpoint)/version"],
