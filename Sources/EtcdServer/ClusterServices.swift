@@ -67,13 +67,8 @@ struct ClusterServices: Sendable {
 
     func memberList(_ call: ServerCall) {
         let context = self.context
-        let list = context.members.all
-        call.respond { builder in
-            let m = builder.arena.message(etcdserverpb__member_list_response__init)
-            m.pointee.header = builder.header(context.header(revision: context.store.currentRevision))
-            (m.pointee.n_members, m.pointee.members) = Self.members(list, builder.arena)
-            return m
-        }
+        Self.respondWithMembers(call, context.members.all, context: context, etcdserverpb__member_list_response__init,
+                                header: \.header, count: \.n_members, members: \.members)
     }
 
     func memberAdd(_ call: ServerCall, _ request: ByteBuffer) {
@@ -83,13 +78,7 @@ struct ClusterServices: Sendable {
                 (Self.strings(m.pointee.n_peerurls, m.pointee.peerurls), m.pointee.islearner != 0)
             }
             guard !urls.isEmpty else { throw EtcdServerError(.invalidArgument, "etcdserver: member peer URLs are not provided") }
-            var canonical: [String] = []
-            for u in urls {
-                guard case .success(let parsed) = EtcdURL.parse(u) else {
-                    throw EtcdServerError(.invalidArgument, "etcdserver: invalid peer URL \(u)")
-                }
-                canonical.append(parsed.canonical)
-            }
+            let canonical = try Self.canonicalPeerURLs(urls)
             let existing = context.members.all
             let taken = Set(existing.flatMap(\.peerURLs))
             if canonical.contains(where: taken.contains) { throw Self.peerURLExists }
@@ -133,12 +122,8 @@ struct ClusterServices: Sendable {
                 if voters.isEmpty || started < voters.count / 2 + 1 { throw Self.notEnoughStarted }
             }
             proposeChange(call, ConfChange(type: .removeNode, nodeID: id), member: member) { list in
-                call.respond { builder in
-                    let m = builder.arena.message(etcdserverpb__member_remove_response__init)
-                    m.pointee.header = builder.header(context.header(revision: context.store.currentRevision))
-                    (m.pointee.n_members, m.pointee.members) = Self.members(list, builder.arena)
-                    return m
-                }
+                Self.respondWithMembers(call, list, context: context, etcdserverpb__member_remove_response__init,
+                                        header: \.header, count: \.n_members, members: \.members)
             }
         } catch {
             call.fail(error)
@@ -157,12 +142,8 @@ struct ClusterServices: Sendable {
             // etcd's isLearnerReady: the learner's log has at least 90% of the leader's.
             guard let ready = context.raft.learnerIsReady(id), ready else { throw Self.learnerNotReady }
             proposeChange(call, ConfChange(type: .addNode, nodeID: id), member: member) { list in
-                call.respond { builder in
-                    let m = builder.arena.message(etcdserverpb__member_promote_response__init)
-                    m.pointee.header = builder.header(context.header(revision: context.store.currentRevision))
-                    (m.pointee.n_members, m.pointee.members) = Self.members(list, builder.arena)
-                    return m
-                }
+                Self.respondWithMembers(call, list, context: context, etcdserverpb__member_promote_response__init,
+                                        header: \.header, count: \.n_members, members: \.members)
             }
         } catch {
             call.fail(error)
@@ -176,13 +157,7 @@ struct ClusterServices: Sendable {
                 (m.pointee.id, Self.strings(m.pointee.n_peerurls, m.pointee.peerurls))
             }
             guard context.members.member(id) != nil else { throw Self.memberNotFound }
-            var canonical: [String] = []
-            for u in urls {
-                guard case .success(let parsed) = EtcdURL.parse(u) else {
-                    throw EtcdServerError(.invalidArgument, "etcdserver: invalid peer URL \(u)")
-                }
-                canonical.append(parsed.canonical)
-            }
+            let canonical = try Self.canonicalPeerURLs(urls)
             let taken = Set(context.members.all.filter { $0.id != id }.flatMap(\.peerURLs))
             if canonical.contains(where: taken.contains) { throw Self.peerURLExists }
             let requestID = context.nextRequestID()
@@ -190,13 +165,8 @@ struct ClusterServices: Sendable {
             if let error = context.raft.propose(data, id: requestID, done: { outcome in
                 call.eventLoop.execute {
                     if case .failed(let e) = outcome { return call.fail(e) }
-                    let list = context.members.all
-                    call.respond { builder in
-                        let m = builder.arena.message(etcdserverpb__member_update_response__init)
-                        m.pointee.header = builder.header(context.header(revision: context.store.currentRevision))
-                        (m.pointee.n_members, m.pointee.members) = Self.members(list, builder.arena)
-                        return m
-                    }
+                    Self.respondWithMembers(call, context.members.all, context: context, etcdserverpb__member_update_response__init,
+                                            header: \.header, count: \.n_members, members: \.members)
                 }
             }) {
                 throw error
@@ -277,6 +247,32 @@ struct ClusterServices: Sendable {
     }
 
     // MARK: Encoding
+
+    /// Peer URLs as etcd stores them (Go's url.String()); a malformed one is refused.
+    static func canonicalPeerURLs(_ urls: [String]) throws(EtcdServerError) -> [String] {
+        var canonical: [String] = []
+        for u in urls {
+            guard case .success(let parsed) = EtcdURL.parse(u) else {
+                throw EtcdServerError(.invalidArgument, "etcdserver: invalid peer URL \(u)")
+            }
+            canonical.append(parsed.canonical)
+        }
+        return canonical
+    }
+
+    /// A membership response: a header and the member list, the shape of MemberRemove/Update/Promote's.
+    static func respondWithMembers<M>(_ call: ServerCall, _ list: [MemberInfo], context: ServerContext,
+                                      _ initialize: (UnsafeMutablePointer<M>) -> Void,
+                                      header: WritableKeyPath<M, UnsafeMutablePointer<Etcdserverpb__ResponseHeader>?>,
+                                      count: WritableKeyPath<M, Int>,
+                                      members: WritableKeyPath<M, UnsafeMutablePointer<UnsafeMutablePointer<Etcdserverpb__Member>?>?>) {
+        call.respond { builder in
+            let m = builder.arena.message(initialize)
+            m.pointee[keyPath: header] = builder.header(context.header(revision: context.store.currentRevision))
+            (m.pointee[keyPath: count], m.pointee[keyPath: members]) = Self.members(list, builder.arena)
+            return m
+        }
+    }
 
     private func decode<T, R>(_ request: ByteBuffer, _ descriptor: UnsafePointer<ProtobufCMessageDescriptor>, _ type: T.Type,
                               _ body: (UnsafePointer<T>) -> R) throws(EtcdServerError) -> R {

@@ -54,14 +54,7 @@ final class SignalQueue<Element>: @unchecked Sendable {  // all state under `mut
         defer { pthread_mutex_unlock(&mutex) }
         while items.isEmpty && !closed { pthread_cond_wait(&notEmpty, &mutex) }
         if items.isEmpty { return false }
-        if items.count <= max {
-            swap(&batch, &items)
-            items.removeAll(keepingCapacity: true)
-        } else {
-            batch.append(contentsOf: items.prefix(max))
-            items.removeFirst(max)
-        }
-        pthread_cond_broadcast(&notFull)
+        drain(max: max, into: &batch)
         return true
     }
 
@@ -80,6 +73,12 @@ final class SignalQueue<Element>: @unchecked Sendable {  // all state under `mut
             }
         }
         if items.isEmpty { return !closed }
+        drain(max: max, into: &batch)
+        return true
+    }
+
+    /// Moves up to `max` items into `batch` and wakes blocked pushers. Caller holds the mutex.
+    private func drain(max: Int, into batch: inout [Element]) {
         if items.count <= max {
             swap(&batch, &items)
             items.removeAll(keepingCapacity: true)
@@ -88,7 +87,6 @@ final class SignalQueue<Element>: @unchecked Sendable {  // all state under `mut
             items.removeFirst(max)
         }
         pthread_cond_broadcast(&notFull)
-        return true
     }
 
     /// No more pushes; takers drain what is left, then get false.

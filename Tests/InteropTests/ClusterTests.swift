@@ -184,6 +184,12 @@ final class ClusterTests: XCTestCase {
         let learnerLine = try XCTUnwrap(list.split(separator: "\n").first { $0.contains(", m3, ") })
         XCTAssertTrue(learnerLine.hasSuffix(", true"), "listed as a learner: \(list)")
         let learnerID = String(learnerLine.split(separator: ",")[0])
+        // etcd promotes only a learner in sync with the leader: wait until it has applied what the leader
+        // committed (as an operator watching `endpoint status` would).
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, try cluster.status(learner).raftIndex < cluster.status(leader).raftIndex {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         // Promote through a follower: it hands the call to the leader.
         try Etcdctl(endpoint: cluster.members[(leader + 2) % 3].endpoint).succeed(["member", "promote", learnerID])
         XCTAssertTrue(try ctl.succeed(["member", "list"]).contains(", m3, \(cluster.members[learner].peerURL), \(cluster.members[learner].clientURL), false"))

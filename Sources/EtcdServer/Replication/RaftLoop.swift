@@ -313,6 +313,11 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
         node.advance(rd)
         let st = node.status
         statusBox.withLockedValue { $0 = st }
+        // While learners catch up, MemberPromote's readiness check needs fresh progress, not the last tick's.
+        if st.softState.role == .leader && !st.confState.learners.isEmpty {
+            let progress = node.progress
+            progressBox.withLockedValue { $0 = progress }
+        }
         published.setCommitted(st.hardState.commit)
         return true
     }
