@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(libnghttp2-dev libprotobuf-c-dev liblmdb-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(protobuf-c-compiler protobuf-compiler libprotobuf-dev etcd-server etcd-client python3-etcd3 nghttp2-client curl)
+    packages+=(protobuf-c-compiler protobuf-compiler libprotobuf-dev etcd-server etcd-client python3-etcd3 nghttp2-client curl iproute2)
 fi
 missing=()
 for p in "${packages[@]}"; do
