@@ -1,30 +1,60 @@
 #!/usr/bin/env bash
 # Keel vs real etcd, same machine, same workload, one run.
 #
-# Builds keel and keel-bench (release), starts a fresh single-member etcd and a fresh keel (each
-# on free ports with its own temp data dir, quickstart flags), runs the same keel-bench put and
-# range workloads against each in turn, stops them, and prints a table with the ratio keel/etcd.
+# Builds keel and keel-bench (release). Then, for each member count in MEMBERS (default "1 3"):
+# starts a fresh etcd cluster of that size (each member on free ports with its own temp data dir),
+# waits until every member is ready and one is the Raft leader, runs the keel-bench workloads
+# against the LEADER's client endpoint, stops it; then the same with keel, same flags. Prints,
+# per member count, a table with the ratio keel/etcd, the CPU each process spent per request,
+# the disk's fdatasync cost and the machine.
 #
-# Environment knobs (defaults finish in well under 3 minutes on 2 cores):
-#   CONNS=16 CLIENTS=256 PUT_TOTAL=200000 RANGE_TOTAL=100000 KEY_SIZE=8 VAL_SIZE=256
-#   KEY_SPACE=100000 THREADS=1 RANGE_CONSISTENCY=l   ONLY=etcd|keel (run one server)
-#   SCRATCH=.build-bench (SwiftPM scratch path)   SKIP_BUILD=1 (reuse the last build)
+# Environment knobs (the defaults finish in about two minutes on 2 cores, build excluded):
+#   MEMBERS="1 3"          member counts to run, in order (e.g. MEMBERS=3)
+#   CONNS=16 KEY_SIZE=8 VAL_SIZE=256 KEY_SPACE=100000 THREADS=1 RANGE_CONSISTENCY=l
+#   1 member:  CLIENTS=256 PUT_TOTAL=200000 RANGE_TOTAL=100000
+#   3 members: CLIENTS_3=512 (16 conns x 32 streams) PUT_TOTAL_3=100000 RANGE_TOTAL_3=50000
+#              SPREAD=1 also runs put-all: the same Put load with the connections spread over all
+#              three client endpoints (followers forward to the leader); SPREAD_TOTAL=100000
+#   HEARTBEAT=100 ELECTION=1000 (ms, etcd's defaults, passed to both servers)
+#   ONLY=etcd|keel (run one server)   SKIP_BUILD=1 (reuse the last build)
+#   SCRATCH=.build-bench (SwiftPM scratch path)   KEEP_WORK=1 (keep logs and data dirs)
+#   FSYNC_PROBES=200 (fdatasync samples per probe; 0 skips the probe)
+#   NICE=-10 runs every server and keel-bench at that niceness (needs root): shields a run from
+#            background jobs on a shared machine, equally for both servers (default: unchanged)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRATCH=${SCRATCH:-$ROOT/.build-bench}
+MEMBERS=${MEMBERS:-"1 3"}
 CONNS=${CONNS:-16}
 CLIENTS=${CLIENTS:-256}
+CLIENTS_3=${CLIENTS_3:-512}
 PUT_TOTAL=${PUT_TOTAL:-200000}
 RANGE_TOTAL=${RANGE_TOTAL:-100000}
+PUT_TOTAL_3=${PUT_TOTAL_3:-100000}
+RANGE_TOTAL_3=${RANGE_TOTAL_3:-50000}
+SPREAD=${SPREAD:-1}
+SPREAD_TOTAL=${SPREAD_TOTAL:-100000}
 KEY_SIZE=${KEY_SIZE:-8}
 VAL_SIZE=${VAL_SIZE:-256}
 KEY_SPACE=${KEY_SPACE:-100000}
 THREADS=${THREADS:-1}
 RANGE_CONSISTENCY=${RANGE_CONSISTENCY:-l}
+HEARTBEAT=${HEARTBEAT:-100}
+ELECTION=${ELECTION:-1000}
 ONLY=${ONLY:-}
-READY_TIMEOUT=30
+FSYNC_PROBES=${FSYNC_PROBES:-200}
+READY_TIMEOUT=${READY_TIMEOUT:-60}
+NICE=${NICE:-}
+RUN=()
+[[ -n "$NICE" ]] && RUN=(nice -n "$NICE")
 
+for m in $MEMBERS; do
+    [[ "$m" == 1 || "$m" == 3 ]] || { echo "MEMBERS: only 1 and 3 are supported, got $m" >&2; exit 2; }
+done
+
+KEEL_SOURCE="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && git diff --quiet HEAD -- Sources Package.swift 2>/dev/null || echo '+uncommitted changes')"
+[[ -n "${SKIP_BUILD:-}" ]] && KEEL_SOURCE="last build (SKIP_BUILD; tree now at $KEEL_SOURCE)"
 if [[ -z "${SKIP_BUILD:-}" ]]; then
     echo "== building keel and keel-bench (release)" >&2
     # One --product per invocation: SwiftPM honours only the last one given.
@@ -36,105 +66,276 @@ BIN=$(cd "$ROOT" && swift build --scratch-path "$SCRATCH" -c release --show-bin-
 BENCH="$BIN/keel-bench"
 KEEL="$BIN/keel"
 ETCD=${ETCD:-$(command -v etcd)}
+ETCDCTL=${ETCDCTL:-$(command -v etcdctl)}
 
 WORK=$(mktemp -d /tmp/keel-compare.XXXXXX)
-SERVER_PID=""
+PIDS=()        # every server process still running
 cleanup() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
+    local pid
+    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    PIDS=()
+    if [[ -n "${KEEP_WORK:-}" ]]; then echo "work dir kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# start_server NAME BINARY: quickstart flags on free ports; sets SERVER_PID and CLIENT_PORT.
-start_server() {
-    local name=$1 binary=$2
-    CLIENT_PORT=$(free_port)
-    local peer_port
-    peer_port=$(free_port)
-    while [[ "$peer_port" == "$CLIENT_PORT" ]]; do peer_port=$(free_port); done
-    local client="http://127.0.0.1:$CLIENT_PORT" peer="http://127.0.0.1:$peer_port"
-    local log="$WORK/$name.log"
-    : >"$log"
-    env -u ETCD_NAME "$binary" --name default --data-dir "$WORK/$name.data" \
-        --listen-client-urls "$client" --advertise-client-urls "$client" \
-        --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
-        --initial-cluster "default=$peer" >"$log" 2>&1 &
-    SERVER_PID=$!
-    local waited=0
-    until grep -q "ready to serve client requests" "$log"; do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "$name exited before serving; log:" >&2; tail -20 "$log" >&2; return 1
-        fi
-        if (( waited >= READY_TIMEOUT * 10 )); then
-            echo "$name not ready after ${READY_TIMEOUT}s; log:" >&2; tail -20 "$log" >&2; return 1
-        fi
-        sleep 0.1
-        waited=$((waited + 1))
+# forget_pids PID...: drop reaped processes from PIDS.
+forget_pids() {
+    local pid keep=()
+    for pid in "${PIDS[@]}"; do
+        [[ " $* " == *" $pid "* ]] || keep+=("$pid")
     done
+    PIDS=(${keep[@]+"${keep[@]}"})
+}
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# free_ports N: N distinct free TCP ports on 127.0.0.1 (all bound at once, so no duplicates).
+free_ports() {
+    python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+for s in socks: s.close()
+PY
 }
 
-stop_server() {
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
+# cpu_ticks PID: user+system CPU of a process in clock ticks (0 once it is gone).
+cpu_ticks() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    stat=${stat##*) }            # drop "pid (comm) ", comm may contain spaces
+    read -r -a f <<<"$stat"
+    echo $(( f[11] + f[12] ))    # utime, stime (fields 14 and 15 of the full line)
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+# The cluster of the current run: member i is MEMBER_PIDS[i], serving on CLIENT_EPS[i] (host:port).
+MEMBER_PIDS=()
+CLIENT_EPS=()
+LEADER=""      # index of the Raft leader
+
+# start_cluster NAME BINARY N: the same flags for etcd and keel, free ports, own data dirs.
+start_cluster() {
+    local name=$1 binary=$2 n=$3
+    local ports i initial="" dir="$WORK/$name-$n"
+    read -r -a ports <<<"$(free_ports $((2 * n)))"
+    for ((i = 0; i < n; i++)); do
+        initial+="${initial:+,}m$i=http://127.0.0.1:${ports[2 * i + 1]}"
+    done
+    mkdir -p "$dir"
+    MEMBER_PIDS=()
+    CLIENT_EPS=()
+    for ((i = 0; i < n; i++)); do
+        local client="http://127.0.0.1:${ports[2 * i]}" peer="http://127.0.0.1:${ports[2 * i + 1]}"
+        : >"$dir/m$i.log"
+        env -u ETCD_NAME -u ETCD_DATA_DIR -u ETCD_INITIAL_CLUSTER ${RUN[@]+"${RUN[@]}"} "$binary" --name "m$i" --data-dir "$dir/m$i.data" \
+            --listen-client-urls "$client" --advertise-client-urls "$client" \
+            --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+            --initial-cluster "$initial" --initial-cluster-state new \
+            --initial-cluster-token "$name-$n-$$" \
+            --heartbeat-interval "$HEARTBEAT" --election-timeout "$ELECTION" >"$dir/m$i.log" 2>&1 &
+        MEMBER_PIDS+=($!)
+        PIDS+=($!)
+        CLIENT_EPS+=("127.0.0.1:${ports[2 * i]}")
+    done
+    local waited=0
+    for ((i = 0; i < n; i++)); do
+        until grep -q "ready to serve client requests" "$dir/m$i.log"; do
+            if ! kill -0 "${MEMBER_PIDS[i]}" 2>/dev/null; then
+                echo "$name m$i exited before serving; log:" >&2; tail -20 "$dir/m$i.log" >&2; return 1
+            fi
+            if ((waited >= READY_TIMEOUT * 10)); then
+                echo "$name m$i not ready after ${READY_TIMEOUT}s; log:" >&2; tail -20 "$dir/m$i.log" >&2; return 1
+            fi
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+    done
+    # Every member answers Status and names the same leader; find which endpoint that is.
+    local eps status
+    eps=$(IFS=,; echo "${CLIENT_EPS[*]}")
+    until status=$(ETCDCTL_API=3 "$ETCDCTL" --endpoints "$eps" --dial-timeout 2s --command-timeout 2s \
+                       endpoint status -w json 2>/dev/null) &&
+          LEADER=$(python3 - "$status" "$n" <<'PY'
+import json, sys
+st, n = json.loads(sys.argv[1]), int(sys.argv[2])
+leaders = {e["Status"].get("leader", 0) for e in st}
+ids = [e["Status"]["header"]["member_id"] for e in st]
+if len(st) != n or len(leaders) != 1 or 0 in leaders or next(iter(leaders)) not in ids:
+    sys.exit(1)
+print(ids.index(next(iter(leaders))))
+PY
+          ); do
+        if ((waited >= READY_TIMEOUT * 10)); then
+            echo "$name: no agreed leader after ${READY_TIMEOUT}s; last status: ${status:-none}" >&2; return 1
+        fi
+        sleep 0.2
+        waited=$((waited + 2))
+    done
+    # etcdctl lists the endpoints in the order given.
+    echo "   members ready: ${CLIENT_EPS[*]}; leader m$LEADER (${CLIENT_EPS[LEADER]})" >&2
 }
 
-# json_field JSON NAME
-json_field() {
-    python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"
+stop_cluster() {
+    local pid waited
+    for pid in "${MEMBER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${MEMBER_PIDS[@]}"; do
+        waited=0
+        while kill -0 "$pid" 2>/dev/null && ((waited < 100)); do sleep 0.1; waited=$((waited + 1)); done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    forget_pids "${MEMBER_PIDS[@]}"
+    MEMBER_PIDS=()
 }
 
 declare -A RESULT
+
+# bench KEY ENDPOINTS ARGS...: runs keel-bench, stores its JSON with the CPU the leader, the
+# followers and keel-bench itself spent per completed request (µs) added.
+bench() {
+    local key=$1 endpoints=$2
+    shift 2
+    local i before=() after=() out rc=0
+    for ((i = 0; i < ${#MEMBER_PIDS[@]}; i++)); do before+=("$(cpu_ticks "${MEMBER_PIDS[i]}")"); done
+    # In the background and waited for, so that Ctrl-C or a TERM reaches the trap at once.
+    ${RUN[@]+"${RUN[@]}"} "$BENCH" "$@" --endpoint "$endpoints" --conns "$CONNS" --threads "$THREADS" --json \
+        >"$WORK/bench.out" 2>"$WORK/bench.err" &
+    BENCH_PID=$!
+    PIDS+=("$BENCH_PID")
+    wait "$BENCH_PID" || rc=$?
+    forget_pids "$BENCH_PID"
+    if ((rc != 0)); then
+        echo "keel-bench failed (exit $rc):" >&2; cat "$WORK/bench.err" "$WORK/bench.out" >&2; return 1
+    fi
+    for ((i = 0; i < ${#MEMBER_PIDS[@]}; i++)); do after+=("$(cpu_ticks "${MEMBER_PIDS[i]}")"); done
+    out=$(cat "$WORK/bench.out")
+    local leader_ticks=0 follower_ticks=0
+    for ((i = 0; i < ${#MEMBER_PIDS[@]}; i++)); do
+        if ((i == LEADER)); then
+            leader_ticks=$((after[i] - before[i]))
+        else
+            follower_ticks=$((follower_ticks + after[i] - before[i]))
+        fi
+    done
+    RESULT[$key]=$(python3 - "$out" "$leader_ticks" "$follower_ticks" "$CLK_TCK" "$((${#MEMBER_PIDS[@]} - 1))" "$key" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+leader, followers, tck, nf = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+n = max(1, int(r["total"]))
+r["cpu_leader_us"] = round(leader / tck / n * 1e6, 1)
+r["cpu_follower_us"] = round(followers / tck / n * 1e6 / nf, 1) if nf else None
+r["cpu_bench_us"] = round(float(r.get("cpu_s", 0)) / n * 1e6, 1)
+r["key"] = sys.argv[6]
+print(json.dumps(r))
+PY
+    )
+    echo "   ${RESULT[$key]}" >&2
+    echo "${RESULT[$key]}" >>"$WORK/results.jsonl"
+}
+
+# run_server NAME BINARY N
 run_server() {
-    local name=$1 binary=$2
-    echo "== $name: starting" >&2
-    start_server "$name" "$binary"
-    local endpoint="127.0.0.1:$CLIENT_PORT"
-    echo "== $name: put x$PUT_TOTAL" >&2
-    RESULT[$name.put]=$("$BENCH" put --endpoint "$endpoint" --conns "$CONNS" --clients "$CLIENTS" \
-        --total "$PUT_TOTAL" --key-size "$KEY_SIZE" --val-size "$VAL_SIZE" --key-space "$KEY_SPACE" \
-        --threads "$THREADS" --json)
-    echo "   ${RESULT[$name.put]}" >&2
-    echo "== $name: range ($RANGE_CONSISTENCY) x$RANGE_TOTAL" >&2
-    RESULT[$name.range]=$("$BENCH" range --endpoint "$endpoint" --conns "$CONNS" --clients "$CLIENTS" \
-        --total "$RANGE_TOTAL" --key-size "$KEY_SIZE" --key-space "$KEY_SPACE" \
-        --consistency "$RANGE_CONSISTENCY" --threads "$THREADS" --json)
-    echo "   ${RESULT[$name.range]}" >&2
-    stop_server
+    local name=$1 binary=$2 n=$3
+    local clients=$CLIENTS put_total=$PUT_TOTAL range_total=$RANGE_TOTAL
+    if ((n == 3)); then clients=$CLIENTS_3 put_total=$PUT_TOTAL_3 range_total=$RANGE_TOTAL_3; fi
+    echo "== $name x$n: starting" >&2
+    start_cluster "$name" "$binary" "$n"
+    local leader=${CLIENT_EPS[LEADER]} all
+    all=$(IFS=,; echo "${CLIENT_EPS[*]}")
+    echo "== $name x$n: put x$put_total on the leader" >&2
+    bench "$n.$name.put" "$leader" put --clients "$clients" --total "$put_total" \
+        --key-size "$KEY_SIZE" --val-size "$VAL_SIZE" --key-space "$KEY_SPACE"
+    echo "== $name x$n: range ($RANGE_CONSISTENCY) x$range_total on the leader" >&2
+    bench "$n.$name.range" "$leader" range --clients "$clients" --total "$range_total" \
+        --key-size "$KEY_SIZE" --key-space "$KEY_SPACE" --consistency "$RANGE_CONSISTENCY"
+    if ((n > 1)) && [[ "$SPREAD" == 1 ]]; then
+        echo "== $name x$n: put x$SPREAD_TOTAL spread over all members" >&2
+        bench "$n.$name.put-all" "$all" put --clients "$clients" --total "$SPREAD_TOTAL" \
+            --key-size "$KEY_SIZE" --val-size "$VAL_SIZE" --key-space "$KEY_SPACE" --seed 2
+    fi
+    stop_cluster
+}
+
+# fsync_probe DIR: what one small durable append costs on the disk holding the data dirs.
+fsync_probe() {
+    python3 - "$1" "$FSYNC_PROBES" <<'PY'
+import os, sys, time
+d, n = sys.argv[1], int(sys.argv[2])
+def probe(grow):
+    path = os.path.join(d, "fsync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    block = os.urandom(4096)
+    if not grow:
+        os.posix_fallocate(fd, 0, (n + 1) * 4096)   # size fixed up front, like etcd's WAL segments
+        os.fsync(fd)
+    samples = []
+    for i in range(n):
+        os.pwrite(fd, block, i * 4096)
+        t = time.perf_counter(); os.fdatasync(fd); samples.append(time.perf_counter() - t)
+    os.close(fd); os.unlink(path)
+    samples.sort()
+    us = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))] * 1e6
+    return f"mean {sum(samples) / len(samples) * 1e6:.0f} µs, p50 {us(0.5):.0f} µs, p99 {us(0.99):.0f} µs"
+print(f"fdatasync after a 4 KiB write ({n} samples): preallocated file {probe(False)}; growing file {probe(True)}")
+PY
 }
 
 SERVERS=(etcd keel)
 [[ -n "$ONLY" ]] && SERVERS=("$ONLY")
-for name in "${SERVERS[@]}"; do
-    case $name in
-        etcd) run_server etcd "$ETCD" ;;
-        keel) run_server keel "$KEEL" ;;
-        *) echo "unknown server $name" >&2; exit 2 ;;
-    esac
+for n in $MEMBERS; do
+    for name in "${SERVERS[@]}"; do
+        case $name in
+            etcd) run_server etcd "$ETCD" "$n" ;;
+            keel) run_server keel "$KEEL" "$n" ;;
+            *) echo "unknown server $name" >&2; exit 2 ;;
+        esac
+    done
 done
 
+FSYNC=""
+((FSYNC_PROBES > 0)) && FSYNC=$(fsync_probe "$WORK")
+
 echo
-echo "keel-bench: conns=$CONNS clients=$CLIENTS key=${KEY_SIZE}B value=${VAL_SIZE}B key-space=$KEY_SPACE (nproc=$(nproc))"
-printf '%-12s %-6s %12s %9s %9s %9s %7s\n' workload server "req/s" "p50 ms" "p90 ms" "p99 ms" errors
-for workload in put range; do
-    for name in "${SERVERS[@]}"; do
-        json=${RESULT[$name.$workload]}
-        printf '%-12s %-6s %12s %9s %9s %9s %7s\n' "$workload" "$name" \
-            "$(json_field "$json" requests_per_sec)" "$(json_field "$json" p50_ms)" \
-            "$(json_field "$json" p90_ms)" "$(json_field "$json" p99_ms)" "$(json_field "$json" errors)"
-    done
-    if [[ ${#SERVERS[@]} == 2 ]]; then
-        python3 - "${RESULT[keel.$workload]}" "${RESULT[etcd.$workload]}" "$workload" <<'PY'
+echo "machine: nproc=$(nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)${NICE:+, servers and keel-bench at nice $NICE}"
+echo "servers: $("$ETCD" --version 2>/dev/null | head -1), keel built from $KEEL_SOURCE"
+[[ -n "$FSYNC" ]] && echo "disk ($WORK): $FSYNC"
+for n in $MEMBERS; do
+    clients=$CLIENTS
+    ((n == 3)) && clients=$CLIENTS_3
+    echo
+    echo "-- $n member(s): conns=$CONNS clients=$clients key=${KEY_SIZE}B value=${VAL_SIZE}B key-space=$KEY_SPACE" \
+         "heartbeat=${HEARTBEAT}ms election=${ELECTION}ms; load on the leader's client endpoint$( ((n > 1)) && [[ "$SPREAD" == 1 ]] && echo ", put-all: on all members")"
+    python3 - "$n" "$WORK/results.jsonl" "${SERVERS[@]}" <<'PY'
 import json, sys
-keel, etcd, workload = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
-print(f"{workload:<12} {'ratio':<6} {keel['requests_per_sec'] / etcd['requests_per_sec']:>11.2f}x  (keel/etcd throughput)")
+n, path, servers = sys.argv[1], sys.argv[2], sys.argv[3:]
+results = {}
+with open(path) as f:
+    for line in f:
+        r = json.loads(line)
+        results[r["key"]] = r
+print(f"{'workload':<10} {'server':<6} {'req/s':>10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>7}   cpu µs/req: {'leader':>7} {'follower':>8} {'bench':>6}")
+for w in ["put", "range", "put-all"]:
+    rows = {s: results.get(f"{n}.{s}.{w}") for s in servers}
+    if not any(rows.values()):
+        continue
+    label = f"range ({rows[servers[0]]['consistency']})" if w == "range" else w
+    for s in servers:
+        r = rows[s]
+        if not r:
+            continue
+        f = r["cpu_follower_us"]
+        print(f"{label:<10} {s:<6} {r['requests_per_sec']:>10,.0f} {r['p50_ms']:>8.1f} {r['p90_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['errors']:>7}"
+              f"               {r['cpu_leader_us']:>7.1f} {'-' if f is None else format(f, '.1f'):>8} {r['cpu_bench_us']:>6.1f}")
+    if len(servers) == 2 and rows["keel"] and rows["etcd"]:
+        k, e = rows["keel"], rows["etcd"]
+        ratio = k["requests_per_sec"] / e["requests_per_sec"]
+        line = f"{label:<10} {'ratio':<6} {ratio:>9.2f}x  (keel/etcd throughput); p99 keel {k['p99_ms']:.1f} ms vs etcd {e['p99_ms']:.1f} ms"
+        if w == "put":
+            ok = ratio >= 2 and k["p99_ms"] <= e["p99_ms"]
+            line += f"  -> issue #7 target (>= 2x, p99 no worse): {'met' if ok else 'NOT met'}"
+        print(line)
 PY
-    fi
 done

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The outcome of a run, printed for people or as one JSON line for scripts.
 struct BenchReport: Sendable {
     let options: BenchOptions
@@ -5,6 +9,21 @@ struct BenchReport: Sendable {
     let histogram: LatencyHistogram
     let errors: Int
     let firstError: String?
+    /// User + system CPU this process spent (connecting included), so scripts can tell the
+    /// generator's share of the cores from the server's.
+    var cpuSeconds: Double = BenchReport.processCPUSeconds()
+
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        #if canImport(Glibc)
+        let who = __rusage_who_t(RUSAGE_SELF.rawValue)
+        #else
+        let who = RUSAGE_SELF
+        #endif
+        guard getrusage(who, &usage) == 0 else { return 0 }
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
 
     var completed: Int { Int(histogram.count) + errors }
     var requestsPerSecond: Double { seconds > 0 ? Double(histogram.count) / seconds : 0 }
@@ -23,6 +42,7 @@ struct BenchReport: Sendable {
         lines.append("  latency ms    p50 \(millis(histogram.percentile(0.5)))  p90 \(millis(histogram.percentile(0.9)))"
                      + "  p99 \(millis(histogram.percentile(0.99)))  max \(millis(histogram.maxMicros))"
                      + "  mean \(format(histogram.meanMicros / 1000, decimals: 3))")
+        lines.append("  cpu           \(format(cpuSeconds, decimals: 3)) s (keel-bench itself, user + system)")
         return lines.joined(separator: "\n")
     }
 
@@ -37,6 +57,7 @@ struct BenchReport: Sendable {
             ("errors", "\(errors)"),
             ("p50_ms", millis(histogram.percentile(0.5))), ("p90_ms", millis(histogram.percentile(0.9))),
             ("p99_ms", millis(histogram.percentile(0.99))), ("max_ms", millis(histogram.maxMicros)),
+            ("cpu_s", format(cpuSeconds, decimals: 3)),
             ("first_error", firstError.map(quoted) ?? "null"),
         ]
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
