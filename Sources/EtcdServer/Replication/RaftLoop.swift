@@ -277,6 +277,15 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
         } else {
             later = rd.messages
         }
+        // Committed entries this member already holds on disk go to the applier before this Ready's
+        // fsync, so applying them overlaps it (etcd does the same); entries only now being written wait
+        // for it, so the backend can never get ahead of the WAL.
+        var committed = rd.committedEntries[...]
+        if rd.snapshot == nil, let persisted = try? storage.lastIndex() {
+            let early = committed.prefix { $0.index <= persisted }
+            if !early.isEmpty { handOff(early) }
+            committed = committed.dropFirst(early.count)
+        }
         do {
             if let snap = rd.snapshot { try persistSnapshot(snap) }
             try wal.save(entries: rd.entries.map(RaftPersistence.walEntry),
@@ -300,16 +309,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
             handedOff = index
             _ = applier.queue.push(.snapshot(index: index, image: image))
         }
-        if !rd.committedEntries.isEmpty {
-            for e in rd.committedEntries where e.type == .confChange {
-                if let cc = try? ConfChange.decode(e.data) {
-                    let conf = node.applyConfChange(cc)
-                    confHistory.append((e.index, conf))
-                }
-            }
-            handedOff = rd.committedEntries.last!.index
-            _ = applier.queue.push(.entries(rd.committedEntries))
-        }
+        if !committed.isEmpty { handOff(committed) }
         node.advance(rd)
         let st = node.status
         statusBox.withLockedValue { $0 = st }
@@ -320,6 +320,18 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
         }
         published.setCommitted(st.hardState.commit)
         return true
+    }
+
+    /// Committed entries, in order, to the applier; membership changes are recorded for snapshots.
+    private func handOff(_ entries: ArraySlice<Entry>) {
+        for e in entries where e.type == .confChange {
+            if let cc = try? ConfChange.decode(e.data) {
+                let conf = node.applyConfChange(cc)
+                confHistory.append((e.index, conf))
+            }
+        }
+        handedOff = entries.last!.index
+        _ = applier.queue.push(.entries(Array(entries)))
     }
 
     private func noteSoftState(_ ss: SoftState) {
