@@ -126,6 +126,9 @@ public final class KeelServer: Sendable {
             recovered.storage.setHardState(hs)
         }
         try members.load(from: backend)
+        if config.forceNewCluster && !fresh {
+            try forceNewCluster(memberID: identity.memberID, storage: recovered.storage, wal: wal, members: members, logger: logger)
+        }
 
         var raftConfig = Raft.Config(id: identity.memberID, randomSeed: UInt64.random(in: 1...UInt64.max))
         raftConfig.electionTick = config.electionTicks
@@ -281,6 +284,40 @@ public final class KeelServer: Sendable {
             }
         }
         eventLoop.execute { check() }
+    }
+
+    /// --force-new-cluster (etcd's disaster recovery): keep everything committed, drop the uncommitted
+    /// tail, and commit conf changes that remove every other member, so this member restarts as a
+    /// one-member cluster of the same data (etcd's "forcing restart of member"). Written to the WAL and
+    /// synced before Raft starts, so a crash right after does not undo it.
+    private static func forceNewCluster(memberID: UInt64, storage: MemoryStorage, wal: WAL, members: MemberRegistry,
+                                        logger: Logger) throws {
+        var hs = storage.hardState
+        let last = try storage.lastIndex()
+        // What the log says, committed or not, and what the applied membership says: remove them all.
+        let inLog = try RawNode(config: Raft.Config(id: memberID), storage: storage).status.confState
+        var others = Set(inLog.members).union(members.all.map(\.id))
+        others.remove(memberID)
+        guard inLog.isVoter(memberID) || members.member(memberID)?.isLearner == false else {
+            throw StartupError("--force-new-cluster: this member is not a voting member of its cluster")
+        }
+        let term = max(hs.term, try storage.term(min(hs.commit, last)))
+        let dropped = last > hs.commit ? last - hs.commit : 0
+        var index = hs.commit
+        var entries: [Entry] = []
+        for id in others.sorted() {
+            index += 1
+            let member = members.member(id) ?? MemberInfo(id: id, name: "", peerURLs: [], clientURLs: [], isLearner: false)
+            let cc = ConfChange(type: .removeNode, nodeID: id, context: ConfChangeContext(requestID: 0, member: member).encoded())
+            entries.append(Entry(term: term, index: index, type: .confChange, data: cc.encoded()))
+        }
+        hs = HardState(term: term, vote: hs.vote, commit: index)
+        try wal.save(entries: entries.map(RaftPersistence.walEntry), hardState: RaftPersistence.walHardState(hs), sync: true)
+        if !entries.isEmpty { try storage.append(entries) }  // replaces any uncommitted tail
+        storage.setHardState(hs)
+        logger.warning("forcing restart of member \(hex(memberID)) at commit index \(index)", metadata: [
+            "dropped-uncommitted-entries": "\(dropped)",
+            "removed-members": "\(others.sorted().map(hex))"])
     }
 
     /// etcd: a member removed from the cluster stops serving (it learns it by applying its removal or

@@ -165,6 +165,7 @@ enum ConfigBuilder {
             initialClusterState: ServerConfig.ClusterState(rawValue: f.value("initial-cluster-state").string)!,
             initialClusterToken: token,
             strictReconfigCheck: f.value("strict-reconfig-check").bool,
+            forceNewCluster: f.value("force-new-cluster").bool,
             preVote: f.value("pre-vote").bool,
             autoCompaction: autoCompaction,
             enableV2: f.value("enable-v2").bool,

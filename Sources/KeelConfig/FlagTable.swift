@@ -276,11 +276,7 @@ enum FlagTable {
     ]
 
     private static let unsafe: [FlagSpec] = [
-        FlagSpec(name: "force-new-cluster", kind: .bool, defaultText: "false", section: .unsafe,
-                 // Refused, not warned: it is a disaster-recovery step on existing data. Starting normally
-                 // instead would leave a member that lost its quorum waiting forever while the operator
-                 // believes the cluster was re-formed, or worse, be repeated on several members.
-                 support: .refuseWhenChanged("rewriting membership from existing data (the disaster-recovery step) is not implemented in Keel; starting normally instead would not do what was asked"),
+        FlagSpec(name: "force-new-cluster", kind: .bool, defaultText: "false", section: .unsafe, support: .implemented,
                  usage: "Force to create a new one member cluster."),
         FlagSpec(name: "unsafe-no-fsync", kind: .bool, defaultText: "false", section: .unsafe,
                  support: .warnWhenChanged("Keel always fsyncs its WAL; the flag is ignored"),

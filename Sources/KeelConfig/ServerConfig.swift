@@ -45,6 +45,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var initialClusterState: ClusterState
     public var initialClusterToken: String
     public var strictReconfigCheck: Bool
+    /// --force-new-cluster: restart an existing member as the only member of its cluster (disaster recovery).
+    public var forceNewCluster: Bool
     public var preVote: Bool
     public var autoCompaction: AutoCompaction
     public var enableV2: Bool

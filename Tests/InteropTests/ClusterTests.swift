@@ -266,6 +266,34 @@ final class ClusterTests: XCTestCase {
         try Etcdctl(endpoint: cluster.members[leader].endpoint).succeed(["put", "with-one-down", "1"])
     }
 
+    /// etcd's disaster recovery: the other members are lost; one survivor restarts with
+    /// --force-new-cluster and serves alone, with every committed write, as a one-member cluster.
+    func testForceNewClusterRestartsASurvivorAlone() throws {
+        let cluster = try KeelCluster(size: 3)
+        defer { cluster.stopAll() }
+        let leader = try cluster.awaitLeader()
+        let ctl = Etcdctl(endpoint: cluster.members[leader].endpoint)
+        for i in 0..<20 { try ctl.succeed(["put", "survive/\(i)", "v\(i)"]) }
+        let survivor = (leader + 1) % 3
+        try Etcdctl(endpoint: cluster.members[survivor].endpoint).succeed(["get", "survive/19"])  // applied there
+        for i in 0..<3 { cluster.kill9(i) }
+        try cluster.restart(survivor, extraFlags: ["--force-new-cluster"])
+        let process = try XCTUnwrap(cluster.members[survivor].process)
+        XCTAssertTrue(process.log.contains("forcing restart of member"), process.log)
+        let alone = Etcdctl(endpoint: cluster.members[survivor].endpoint)
+        XCTAssertEqual(try alone.succeed(["get", "survive/", "--prefix", "--keys-only"]).split(separator: "\n").count, 20)
+        try alone.succeed(["put", "after-recovery", "1"])
+        let list = try alone.succeed(["member", "list"])
+        XCTAssertEqual(list.split(separator: "\n").count, 1, list)
+        XCTAssertTrue(list.contains(", \(cluster.members[survivor].name), "), list)
+        let status = try cluster.status(survivor)
+        XCTAssertEqual(status.leader, status.memberID)
+        // A normal restart afterwards keeps the one-member cluster.
+        process.stop()
+        try cluster.restart(survivor)
+        XCTAssertEqual(try alone.succeed(["get", "after-recovery", "--print-value-only"]), "1\n")
+    }
+
     func testRestartedFollowerCatchesUp() throws {
         let cluster = try KeelCluster(size: 3)
         defer { cluster.stopAll() }

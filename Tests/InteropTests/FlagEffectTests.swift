@@ -47,8 +47,9 @@ import Glibc
         "auto-compaction-mode": .quietMemberQuotaAndRevisionCompaction, // revision: keeps exactly the last 5
         "heartbeat-interval": .loneMembersElectionTiming,      // ticks (and etcd's 5x rule, startupOutcomes)
         "election-timeout": .loneMembersElectionTiming,        // no campaign before it elapses
-        "initial-election-tick-advance": .strictReconfigCheck,
-        "listen-metrics-urls": .oneMemberManyFlags,  // /metrics and /health on that URL  // fast-forward once peers connect, or a whole timeout
+        "initial-election-tick-advance": .strictReconfigCheck, // fast-forward once peers connect, or a whole timeout
+        "listen-metrics-urls": .oneMemberManyFlags,            // /metrics and /health on that URL
+        "force-new-cluster": .startupOutcomes,                 // restarts an existing member alone, data kept
         "pre-vote": .loneMembersElectionTiming,                // a member alone never raises its term
         "initial-cluster": .loneMembersElectionTiming,         // member list holds the member never started
         "debug": .loneMembersElectionTiming,                   // debug lines in the log
@@ -400,6 +401,17 @@ import Glibc
         let mode = try CommandRunner.run(
             keel, ["--auto-compaction-mode", "revision", "--auto-compaction-retention", "1s"], environment: environment)
         #expect(mode.exitCode == 1 && mode.stderr.contains("error parsing CompactionRetention"), "\(mode)")
+
+        // --force-new-cluster on an existing data dir: the member is restarted alone, its data kept
+        // (a 3-member recovery is in ClusterTests); on a fresh data dir it changes nothing.
+        let recovering = try ScratchDirectory(label: "flags-force")
+        let first = try ServerProcess.start(.keel, dataDir: recovering.child("data"))
+        #expect(try Self.etcdctl(first.endpoint, ["put", "kept", "1"]).exitCode == 0)
+        first.stop()
+        let forced = try ServerProcess.start(.keel, dataDir: recovering.child("data"), extraFlags: ["--force-new-cluster"])
+        defer { forced.stop() }
+        #expect(forced.log.contains("forcing restart of member"), "\(forced.log)")
+        #expect(try Self.etcdctl(forced.endpoint, ["get", "kept", "--print-value-only"]).requireSuccess() == "1\n")
     }
 
     // MARK: Helpers

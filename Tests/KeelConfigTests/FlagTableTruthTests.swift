@@ -54,8 +54,8 @@ import Testing
         "discovery", "discovery-fallback", "discovery-proxy", "discovery-srv", "discovery-srv-name",
         "proxy", "proxy-failure-wait", "proxy-refresh-interval", "proxy-dial-timeout", "proxy-write-timeout",
         "proxy-read-timeout",
-        // a file Keel would not read; a token provider with no auth behind it; disaster recovery
-        "config-file", "auth-token", "force-new-cluster",
+        // a file Keel would not read; a token provider with no auth behind it
+        "config-file", "auth-token",
     ]
 
     /// Implemented flags whose effect is the outcome itself rather than a server setting.
@@ -180,13 +180,13 @@ import Testing
         }
     }
 
-    /// The two flags the issue names: --max-concurrent-streams is honoured and must not claim
-    /// otherwise; --force-new-cluster must never start a server that silently did not do it.
+    /// Flags the issue names: --max-concurrent-streams and --force-new-cluster are honoured and must not
+    /// claim otherwise.
     @Test func theIssuesExamples() throws {
         let (c, w) = try #require(runConfig(["--data-dir", "/d", "--max-concurrent-streams", "64"]))
         #expect(c.maxConcurrentStreams == 64 && w.isEmpty, "\(w)")
-        let f = try #require(failure(["--force-new-cluster"]))
-        #expect(f.code == 2 && f.message.hasPrefix("keel: refusing to start: --force-new-cluster is set"))
+        let (f, fw) = try #require(runConfig(["--data-dir", "/d", "--force-new-cluster"]))
+        #expect(f.forceNewCluster && fw.isEmpty, "\(fw)")
         #expect(runConfig(["--data-dir", "/d", "--force-new-cluster=false"])?.warnings == [])
     }
 }

@@ -25,7 +25,7 @@ import Testing
     @Test(arguments: [
         "--discovery=https://discovery.etcd.io/x", "--discovery-srv=example.com", "--discovery-srv-name=x",
         "--discovery-proxy=http://p:1", "--discovery-fallback=exit", "--proxy=on", "--proxy-dial-timeout=5",
-        "--config-file=/etc/etcd.yml", "--force-new-cluster",
+        "--config-file=/etc/etcd.yml",
     ])
     func unsupportedFeaturesRefuse(_ arg: String) throws {
         let f = try #require(failure([arg]))

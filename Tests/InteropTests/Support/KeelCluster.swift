@@ -40,24 +40,25 @@ final class KeelCluster {
 
     var endpoints: [String] { members.compactMap { $0.process == nil ? nil : $0.endpoint } }
 
-    func launch(_ m: Member, initialCluster: String, state: String, wait: Bool = false) throws -> ServerProcess {
+    func launch(_ m: Member, initialCluster: String, state: String, wait: Bool = false,
+                extra: [String] = []) throws -> ServerProcess {
         let flags = [
             "--name", m.name, "--data-dir", m.dataDir,
             "--listen-client-urls", m.clientURL, "--advertise-client-urls", m.clientURL,
             "--listen-peer-urls", m.peerURL, "--initial-advertise-peer-urls", m.peerURL,
             "--initial-cluster", initialCluster, "--initial-cluster-state", state,
             "--initial-cluster-token", token,
-        ] + Self.timingFlags + extraFlags
+        ] + Self.timingFlags + extraFlags + extra
         return try ServerProcess(kind: .keel, ports: m.ports, dataDir: m.dataDir, arguments: flags,
                                  environment: CommandRunner.cleanEnvironment(), waitUntilReady: wait)
     }
 
     /// Restarts a stopped member on its data dir (the initial flags are ignored then, as by etcd).
-    func restart(_ i: Int) throws {
+    func restart(_ i: Int, extraFlags: [String] = []) throws {
         let m = members[i]
         precondition(m.process == nil || m.process!.exitStatus != nil, "member \(i) still runs")
         let initial = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
-        m.process = try launch(m, initialCluster: initial, state: "new", wait: true)
+        m.process = try launch(m, initialCluster: initial, state: "new", wait: true, extra: extraFlags)
     }
 
     /// `etcdctl member add` (as a learner or voter) through member `via`, then starts the new member with
