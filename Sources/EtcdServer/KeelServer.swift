@@ -78,7 +78,12 @@ public final class KeelServer: Sendable {
             throw StartupError("couldn't find local name \"\(config.name)\" in the initial cluster configuration")
         }
         let backend = try Backend(config: BackendConfig(directory: layout.backendDir, quotaBytes: quota, memberID: memberID))
-        let store = try MVCCStore(backend: backend)
+        let store = try MVCCStore(backend: backend) { error in
+            // Every member applies the same log; one whose backend refuses an entry must not answer
+            // differently from the others (etcd panics the same way).
+            logger.critical("failed to apply a committed entry in the backend; stopping", metadata: ["error": "\(error)"])
+            fatalError("backend failed while applying a committed entry: \(error)")
+        }
         let members = MemberRegistry()
         let identity: Identity
         if let existing {

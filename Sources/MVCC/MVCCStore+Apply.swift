@@ -49,7 +49,12 @@ extension MVCCStore {
             return try commitSegment(entries, term: term)
         } catch {
             rebuildAfterBackendFailure()
-            guard entries.count > 1 else { return [ApplyResult(outcome: .failed(MVCCStore.mapError(error)), revision: currentRevision)] }
+            guard entries.count > 1 else {
+                // A log entry that the backend cannot apply here may apply on another member: a
+                // replicated server stops instead of answering differently (the handler does not return).
+                onBackendFailure?(error)
+                return [ApplyResult(outcome: .failed(MVCCStore.mapError(error)), revision: currentRevision)]
+            }
             return entries.enumerated().flatMap { i, entry in
                 applySegment([entry], term: i == entries.count - 1 ? term : nil)
             }

@@ -11,8 +11,13 @@ public final class MVCCStore: Sendable {
     /// When true, put/delete events carry the previous KeyValue (one extra backend read per key).
     let eventsCarryPrevKV: Bool
     let state: ReadWriteLock<StoreState>
+    /// Called when an entry fails in the backend itself (MAP_FULL, I/O error), not for request-level
+    /// errors. nil (tests, tools): the entry fails with NOSPACE or a backend error.
+    let onBackendFailure: (@Sendable (Error) -> Void)?
 
-    public init(backend: Backend, leases: any LeaseChecker = NoLeases(), eventsCarryPrevKV: Bool = false) throws {
+    public init(backend: Backend, leases: any LeaseChecker = NoLeases(), eventsCarryPrevKV: Bool = false,
+                onBackendFailure: (@Sendable (Error) -> Void)? = nil) throws {
+        self.onBackendFailure = onBackendFailure
         self.backend = backend
         self.leases = leases
         self.eventsCarryPrevKV = eventsCarryPrevKV

@@ -27,12 +27,13 @@ final class Harness {
     let quota: Int64
     let mapSize: Int?
 
-    init(quota: Int64 = BackendConfig.defaultQuotaBytes, mapSize: Int? = nil, dir: String = tempDir()) throws {
+    init(quota: Int64 = BackendConfig.defaultQuotaBytes, mapSize: Int? = nil, dir: String = tempDir(),
+         onBackendFailure: (@Sendable (Error) -> Void)? = nil) throws {
         self.dir = dir
         self.quota = quota
         self.mapSize = mapSize
         backend = try Backend(config: BackendConfig(directory: dir, quotaBytes: quota, mapSize: mapSize))
-        store = try MVCCStore(backend: backend, leases: AllLeases(), eventsCarryPrevKV: true)
+        store = try MVCCStore(backend: backend, leases: AllLeases(), eventsCarryPrevKV: true, onBackendFailure: onBackendFailure)
     }
 
     deinit {

@@ -1,6 +1,7 @@
 import Testing
 import Backend
 import Foundation
+import Synchronization
 @testable import MVCC
 
 @Suite struct WriteTests {
@@ -270,4 +271,17 @@ import Foundation
 
 extension ApplyResult.Outcome {
     var isSkipped: Bool { if case .skipped = self { return true } else { return false } }
+}
+
+/// Under Raft a backend failure while applying a committed entry must stop the member (other members
+/// may apply the same entry fine); the store reports it through its handler.
+@Suite struct BackendFailureHandlerTests {
+    @Test func mapFullCallsTheHandler() throws {
+        let seen = Mutex<[String]>([])
+        let h = try Harness(quota: 1 << 40, mapSize: 1 << 20) { error in seen.withLock { $0.append("\(error)") } }
+        h.put("a", "1")
+        #expect(seen.withLock { $0 }.isEmpty, "a request that applies calls nothing")
+        _ = h.apply(.put(PutRequest(key: b("big"), value: [UInt8](repeating: 2, count: 2 << 20))))
+        #expect(seen.withLock { $0 }.count == 1, "\(seen.withLock { $0 })")
+    }
 }

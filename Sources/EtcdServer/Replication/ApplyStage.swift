@@ -32,6 +32,8 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
     let queue: SignalQueue<ApplyWork>
     private let done = DispatchSemaphore(value: 0)
     private var lastSync = Date()
+    /// Term of the last entry gathered for the backend: stored with the consistent index.
+    private var lastTerm: UInt64 = 0
     private let backendSyncInterval: TimeInterval
     /// Called (on the apply thread) after a change to the membership was applied.
     private let onMembershipChange: @Sendable (MemberChange) -> Void
@@ -94,6 +96,7 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
             switch e.type {
             case .normal where e.data.isEmpty:
                 ops.append((e.index, .noop))  // a new leader's empty entry
+                lastTerm = e.term
                 ids.append(0)
             case .normal:
                 let decoded: (id: UInt64, request: InternalRequestCodec.LogRequest)
@@ -101,12 +104,14 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
                     // Every member decodes the same bytes the same way, so skipping keeps them equal.
                     logger.error("undecodable log entry skipped", metadata: ["index": "\(e.index)", "error": "\(error.status.message)"])
                     ops.append((e.index, .noop))
+                    lastTerm = e.term
                     ids.append(0)
                     continue
                 }
                 switch decoded.request {
                 case .write(let op):
                     ops.append((e.index, op))
+                    lastTerm = e.term
                     ids.append(decoded.id)
                 case .memberAttributes(let id, let name, let clientURLs):
                     flush(&ops, &ids)
@@ -116,7 +121,7 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
                         persist { try members.upsert(m, backend: store.backend) }
                         onMembershipChange(.updated(m))
                     }
-                    finishSingle(e.index, id: decoded.id)
+                    finishSingle(e, id: decoded.id)
                 case .alarm(let activate, let memberID, let type):
                     flush(&ops, &ids)
                     let member = AlarmMember(memberID: memberID, alarm: AlarmType(rawValue: type))
@@ -133,7 +138,7 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
                             }
                         }
                     }
-                    finishSingle(e.index, id: 0)
+                    finishSingle(e, id: 0)
                     if decoded.id != 0 { waiters.complete(decoded.id, .alarm(changed)) }
                 case .memberPeerURLs(let id, let peerURLs):
                     flush(&ops, &ids)
@@ -142,7 +147,7 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
                         persist { try members.upsert(m, backend: store.backend) }
                         onMembershipChange(.updated(m))
                     }
-                    finishSingle(e.index, id: decoded.id)
+                    finishSingle(e, id: decoded.id)
                 }
             case .confChange:
                 flush(&ops, &ids)
@@ -157,7 +162,7 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
     private func applyConfChange(_ e: Entry) {
         guard let cc = try? ConfChange.decode(e.data) else {
             logger.error("undecodable conf change skipped", metadata: ["index": "\(e.index)"])
-            finishSingle(e.index, id: 0)
+            finishSingle(e, id: 0)
             return
         }
         let ctx = try? ConfChangeContext.decode(cc.context)
@@ -177,18 +182,20 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
                 onMembershipChange(.removed(cc.nodeID))
             }
         }
-        finishSingle(e.index, id: ctx?.requestID ?? 0)
+        finishSingle(e, id: ctx?.requestID ?? 0)
     }
 
-    private func finishSingle(_ index: UInt64, id: UInt64) {
-        var ops = [(index: index, op: WriteOp.noop)]
+    /// Applies one entry alone (membership, alarms): its consistent index is recorded like any other's.
+    private func finishSingle(_ e: Entry, id: UInt64) {
+        var ops = [(index: e.index, op: WriteOp.noop)]
         var ids = [id]
+        lastTerm = e.term
         flush(&ops, &ids)
     }
 
     private func flush(_ ops: inout [(index: UInt64, op: WriteOp)], _ ids: inout [UInt64]) {
         guard let last = ops.last?.index else { return }
-        let results = store.applyBatch(ops)
+        let results = store.applyBatch(ops, term: lastTerm)
         precondition(results.count == ops.count, "applyBatch must answer every entry")
         published.setApplied(max(last, store.consistentIndex))
         for (i, id) in ids.enumerated() where id != 0 {
