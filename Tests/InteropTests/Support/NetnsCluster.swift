@@ -377,81 +377,6 @@ final class PeerProxy: Sendable {
     }
 }
 
-// MARK: - keel inside a namespace
-
-/// `ip netns exec NS keel ARGS`: ip execs keel in place, so the pid is the server's. Output is drained
-/// for the whole life of the process; the process is always reaped (`stop`, `kill9`, or `deinit`).
-final class NamespacedServer {
-    private let process = Process()
-    private let output: OutputCapture
-    private let exited = DispatchSemaphore(value: 0)
-    private(set) var exitStatus: ExitStatus?
-    private let arguments: [String]
-    var log: String { output.text }
-    var pid: Int32 { process.processIdentifier }
-
-    init(namespace: String, arguments: [String]) throws {
-        self.arguments = arguments
-        var descriptors: [Int32] = [-1, -1]
-        guard pipe(&descriptors) == 0 else { throw HarnessError.system("pipe failed: errno \(errno)") }
-        for descriptor in descriptors { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
-        let writeEnd = FileHandle(fileDescriptor: descriptors[1], closeOnDealloc: false)
-        process.executableURL = URL(fileURLWithPath: NetTool.ip)
-        process.arguments = ["netns", "exec", namespace, try ServerBinaries.path(for: ServerKind.subject)] + arguments
-        process.environment = CommandRunner.cleanEnvironment()
-        process.standardOutput = writeEnd
-        process.standardError = writeEnd
-        process.standardInput = FileHandle.nullDevice
-        let exited = self.exited
-        process.terminationHandler = { _ in exited.signal() }
-        output = OutputCapture(readDescriptor: descriptors[0], marker: ServerProcess.readyMarker)
-        do {
-            try process.run()
-        } catch {
-            close(descriptors[1])
-            throw HarnessError.system("cannot launch keel in \(namespace): \(error)")
-        }
-        close(descriptors[1])
-    }
-
-    func waitUntilReady() throws {
-        guard output.waitForMarker(timeoutSeconds: ServerProcess.readyTimeoutSeconds) else {
-            kill9()
-            throw HarnessError.notReady("keel \(arguments.joined(separator: " ")) never became ready\n--- log ---\n\(log)")
-        }
-    }
-
-    @discardableResult
-    func stop() -> ExitStatus {
-        if let exitStatus { return exitStatus }
-        kill(process.processIdentifier, SIGTERM)
-        if exited.wait(timeout: .now() + ServerProcess.stopTimeoutSeconds) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            exited.wait()
-        }
-        return reaped()
-    }
-
-    @discardableResult
-    func kill9() -> ExitStatus {
-        if let exitStatus { return exitStatus }
-        kill(process.processIdentifier, SIGKILL)
-        exited.wait()
-        return reaped()
-    }
-
-    private func reaped() -> ExitStatus {
-        process.waitUntilExit()
-        let status = ExitStatus(process)
-        exitStatus = status
-        return status
-    }
-
-    deinit {
-        if exitStatus == nil && process.processIdentifier > 0 { kill9() }
-    }
-}
-
 // MARK: - The cluster
 
 /// Three (or `size`) keel members in their own namespaces, peers through `PeerProxy`s, clients through the
@@ -468,7 +393,8 @@ final class NetnsCluster {
     let size: Int
     let token: String
     private(set) var proxies: [PeerProxy] = []
-    private(set) var servers: [NamespacedServer] = []
+    /// Each member runs as `ip netns exec NS keel ...` (ip execs keel in place: the pid is the server's).
+    private(set) var servers: [ServerProcess] = []
     private(set) var memberIDs: [UInt64] = []
     private let scratch: [ScratchDirectory]
 
@@ -495,7 +421,10 @@ final class NetnsCluster {
                     // ever higher terms and disrupts the leader once healed) depend on it.
                     "--pre-vote=false",
                 ]
-                servers.append(try NamespacedServer(namespace: network.members[i], arguments: flags))
+                servers.append(try ServerProcess(
+                    kind: .subject, ports: ServerPorts(client: Self.clientPort, peer: Self.listenPeerPort), dataDir: scratch[i].child("data"),
+                    arguments: flags, environment: CommandRunner.cleanEnvironment(), waitUntilReady: false,
+                    launcher: [NetTool.ip, "netns", "exec", network.members[i]]))
             }
             for s in servers { try s.waitUntilReady() }
             memberIDs = try (0..<size).map { try status($0).memberID }

@@ -48,8 +48,10 @@ final class ServerProcess {
 
     /// Starts `kind` with exactly `arguments` and `environment` (which must make it listen on
     /// `ports.client` for the test to reach it), and waits until it serves.
+    /// `launcher`, when given, runs the server through another program that execs it in place (e.g.
+    /// `ip netns exec NS`), so the child's pid is still the server's.
     init(kind: ServerKind, ports: ServerPorts, dataDir: String, arguments: [String], environment: [String: String],
-         waitUntilReady: Bool = true) throws {
+         waitUntilReady: Bool = true, launcher: [String] = []) throws {
         self.kind = kind
         self.ports = ports
         self.dataDir = dataDir
@@ -68,8 +70,14 @@ final class ServerProcess {
         let writeEnd = FileHandle(fileDescriptor: descriptors[1], closeOnDealloc: false)
 
         process = Process()
-        process.executableURL = URL(fileURLWithPath: try ServerBinaries.path(for: kind))
-        process.arguments = arguments
+        let binary = try ServerBinaries.path(for: kind)
+        if let program = launcher.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = Array(launcher.dropFirst()) + [binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+        }
         process.environment = environment
         process.standardOutput = writeEnd
         process.standardError = writeEnd
