@@ -294,6 +294,29 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(try alone.succeed(["get", "after-recovery", "--print-value-only"]), "1\n")
     }
 
+    /// `member remove` of the leader itself: it hands leadership over once the removal commits, stops,
+    /// and the two others carry on with the data.
+    func testRemovingTheLeaderHandsOverAndItStops() throws {
+        let cluster = try KeelCluster(size: 3)
+        defer { cluster.stopAll() }
+        let leader = try cluster.awaitLeader()
+        let other = (leader + 1) % 3
+        let ctl = Etcdctl(endpoint: cluster.members[other].endpoint)
+        try ctl.succeed(["put", "before", "1"])
+        let leaderID = String(format: "%llx", try cluster.status(leader).memberID)
+        try ctl.succeed(["member", "remove", leaderID])
+        XCTAssertEqual(try XCTUnwrap(cluster.members[leader].process).waitForExit(timeoutSeconds: 10), .exited(0),
+                       "the removed leader stops by itself")
+        let newLeader = try cluster.awaitLeader(excluding: [leader])
+        XCTAssertNotEqual(newLeader, leader)
+        try ctl.succeed(["put", "after", "1"])
+        for i in 0..<3 where i != leader {
+            let out = try Etcdctl(endpoint: cluster.members[i].endpoint).succeed(["get", "", "--from-key", "--keys-only"])
+            XCTAssertEqual(out.split(separator: "\n"), ["after", "before"], "member \(i)")
+        }
+        XCTAssertEqual(try ctl.succeed(["member", "list"]).split(separator: "\n").count, 2)
+    }
+
     func testRestartedFollowerCatchesUp() throws {
         let cluster = try KeelCluster(size: 3)
         defer { cluster.stopAll() }
