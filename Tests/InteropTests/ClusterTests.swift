@@ -317,6 +317,25 @@ final class ClusterTests: XCTestCase {
         XCTAssertEqual(try ctl.succeed(["member", "list"]).split(separator: "\n").count, 2)
     }
 
+    /// `etcdctl move-leader` (Maintenance/MoveLeader): leadership moves to the chosen follower; a member
+    /// that does not lead refuses with etcd's "not leader".
+    func testMoveLeaderHandsLeadershipToTheChosenMember() throws {
+        let cluster = try KeelCluster(size: 3)
+        defer { cluster.stopAll() }
+        let leader = try cluster.awaitLeader()
+        let target = (leader + 2) % 3
+        let targetID = String(format: "%llx", try cluster.status(target).memberID)
+        let out = try Etcdctl(endpoint: cluster.endpoints.joined(separator: ",")).succeed(["move-leader", targetID])
+        XCTAssertTrue(out.contains("Leadership transferred from"), out)
+        XCTAssertEqual(try cluster.awaitLeader(), target)
+        XCTAssertGreaterThan(try cluster.status(target).raftTerm, 2)
+        // Sent straight to a follower, MoveLeader is refused as etcd refuses it.
+        let follower = (target + 1) % 3
+        let refused = try Etcdctl(endpoint: cluster.members[follower].endpoint).run(["move-leader", targetID])
+        XCTAssertNotEqual(refused.exitCode, 0)
+        try Etcdctl(endpoint: cluster.members[target].endpoint).succeed(["put", "after-move", "1"])
+    }
+
     func testRestartedFollowerCatchesUp() throws {
         let cluster = try KeelCluster(size: 3)
         defer { cluster.stopAll() }
