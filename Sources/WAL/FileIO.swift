@@ -26,6 +26,26 @@ enum FileIO {
     }
 
     /// Whole file into memory; the caller bounds file sizes (segments are bounded).
+    /// The first `limit` bytes of a file (fewer if it is shorter).
+    static func readPrefix(_ path: String, limit: Int) throws -> [UInt8] {
+        let fd = try open(path, O_RDONLY)
+        defer { close(fd) }
+        var failure: WALError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: limit) { buf, count in
+            var done = 0
+            while done < limit {
+                let n = Glibc.pread(fd, buf.baseAddress! + done, limit - done, off_t(done))
+                if n > 0 { done += n; continue }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { failure = fail("read", path) }
+                break
+            }
+            count = done
+        }
+        if let failure { throw failure }
+        return bytes
+    }
+
     static func readAll(_ path: String) throws -> [UInt8] {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }

@@ -20,6 +20,24 @@ struct SegmentScanResult {
 }
 
 enum SegmentScanner {
+    /// The snapshot mark copied into a segment's header (the newest mark when the segment was created),
+    /// from the header's bytes alone; nil if the header holds none or does not decode.
+    static func headerMark(prefix bytes: [UInt8], maxRecordSize: Int) -> WALSnapshotMark? {
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            var mark: WALSnapshotMark?
+            while offset < raw.count, case .record(let r) = RecordDecoder.decode(raw, at: offset, maxRecordSize: maxRecordSize) {
+                switch r.type {
+                case .segmentInfo, .metadata, .hardState: break
+                case .snapshotMark: mark = RecordDecoder.snapshotMark(UnsafeRawBufferPointer(rebasing: raw[r.payload]))
+                case .entry: return mark
+                }
+                offset = r.next
+            }
+            return mark
+        }
+    }
+
     static func scan(bytes: [UInt8], path: String, expectedSeq: UInt64, isLast: Bool, maxRecordSize: Int,
                      into replay: inout ReplayBuilder) throws -> SegmentScanResult {
         try bytes.withUnsafeBytes { raw in

@@ -103,12 +103,23 @@ public final class WAL {
                                    reason: "segment seq \(firstName.seq + UInt64(i)) is missing")
         }
 
+        // Start-up reads from the last snapshot on: the newest segment's header carries the snapshot mark
+        // as of its creation, and a segment whose successor starts at or below that mark + 1 holds only
+        // entries the snapshot covers (its hard state and mark are repeated in later headers), so it
+        // is not read at all. Released segments are gone already; this skips the ones --max-wals keeps.
+        let lastPath = FileIO.join(directory, names.last!.fileName)
+        let headerMark = SegmentScanner.headerMark(prefix: try FileIO.readPrefix(lastPath, limit: 64 << 10),
+                                                   maxRecordSize: options.maxRecordSize)
         var builder = ReplayBuilder()
         var segments: [Segment] = []
         var tail: SegmentScanResult?
         var tailFileSize = 0
         var repair: WALRepair?
         for (i, name) in names.enumerated() {
+            if let headerMark, i < names.count - 1, names[i + 1].firstIndex - 1 <= headerMark.index {
+                segments.append(Segment(name: name, maxEntryIndex: names[i + 1].firstIndex - 1))
+                continue
+            }
             let path = FileIO.join(directory, name.fileName)
             let bytes = try FileIO.readAll(path)
             let isLast = i == names.count - 1

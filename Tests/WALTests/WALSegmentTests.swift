@@ -36,6 +36,48 @@ import Testing
         }
     }
 
+    /// Open reads from the last snapshot on: segments whose entries the newest segment's header mark
+    /// covers are not read at all (damage there is not even seen), later ones are; the replay is the same.
+    @Test func openSkipsSegmentsTheSnapshotCovers() throws {
+        try withTempDirectory { dir in
+            let wal = try WAL.create(directory: dir, metadata: meta, options: tiny)
+            for start in stride(from: UInt64(1), through: 146, by: 5) {
+                try wal.save(entries: makeEntries(start...(start + 4)), hardState: WALHardState(term: 1, vote: 1, commit: start))
+            }
+            try wal.saveSnapshotMark(WALSnapshotMark(index: 100, term: 1))
+            for start in stride(from: UInt64(151), through: 196, by: 5) {
+                try wal.save(entries: makeEntries(start...(start + 4)), hardState: WALHardState(term: 1, vote: 1, commit: start))
+            }
+            try wal.close()
+            let paths = try segmentPaths(dir)
+            let names = paths.map { SegmentName(fileName: String($0.split(separator: "/").last!))! }
+            // The first segment ends far below the mark: wreck its middle. A read would call it corruption.
+            #expect(names[1].firstIndex - 1 <= 100)
+            var first = try readBytes(paths[0])
+            for i in (first.count / 2)..<(first.count / 2 + 64) { first[i] ^= 0xFF }
+            try writeBytes(paths[0], first)
+
+            let (reopened, replay) = try WAL.open(directory: dir, options: tiny)
+            #expect(replay.snapshot == WALSnapshotMark(index: 100, term: 1))
+            #expect(replay.entries == makeEntries(101...200))
+            #expect(replay.hardState == WALHardState(term: 1, vote: 1, commit: 196))
+            // The skipped segments are still dead weight that a release removes.
+            #expect(try reopened.releaseSegments(upTo: 100) > 0)
+            try reopened.close()
+
+            // Damage in an earlier segment that holds live entries is still read, and still refused.
+            let after = try segmentPaths(dir)
+            let afterNames = after.map { SegmentName(fileName: String($0.split(separator: "/").last!))! }
+            let live = try #require(afterNames.indices.dropLast().first { afterNames[$0 + 1].firstIndex - 1 > 100 })
+            var bytes = try readBytes(after[live])
+            let middle = bytes.count / 2
+            for i in middle..<(middle + 64) { bytes[i] ^= 0xFF }
+            try writeBytes(after[live], bytes)
+            let error = expectWALError { _ = try WAL.open(directory: dir, options: tiny) }
+            if case .corrupt = error {} else { Issue.record("expected corruption, got \(String(describing: error))") }
+        }
+    }
+
     @Test func overwriteAcrossASegmentBoundary() throws {
         try withTempDirectory { dir in
             let wal = try WAL.create(directory: dir, metadata: meta, options: tiny)
