@@ -336,6 +336,31 @@ final class ClusterTests: XCTestCase {
         try Etcdctl(endpoint: cluster.members[target].endpoint).succeed(["put", "after-move", "1"])
     }
 
+    /// python etcd3 (Debian python3-etcd3) against the cluster: a transaction and puts through one follower,
+    /// reads through the other members, `members` listing all three, `status()` naming the leader.
+    func testPythonEtcd3AgainstEveryMember() throws {
+        let cluster = try KeelCluster(size: 3)
+        defer { cluster.stopAll() }
+        let leader = try cluster.awaitLeader()
+        let follower = cluster.members[(leader + 1) % 3].process!
+        let wrote = try Python.succeed("""
+            c.put("py/a", "1")
+            ok, _ = c.transaction(compare=[c.transactions.value("py/a") == "1"],
+                                  success=[c.transactions.put("py/b", "2")], failure=[])
+            out(ok)
+            out(sorted(m.name for m in c.members))
+            out(c.status().leader.name)
+            """, against: follower)
+        let names = cluster.members.map(\.name).sorted()
+        XCTAssertEqual(wrote, "true\n\(String(data: try JSONSerialization.data(withJSONObject: names), encoding: .utf8)!.replacingOccurrences(of: ",", with: ", "))\n\"\(cluster.members[leader].name)\"\n")
+        for m in cluster.members {
+            let read = try Python.succeed("""
+                out([got(c.get("py/a"))[0], got(c.get("py/b"))[0]])
+                """, against: m.process!)
+            XCTAssertEqual(read, "[\"1\", \"2\"]\n", "read on \(m.name)")
+        }
+    }
+
     func testRestartedFollowerCatchesUp() throws {
         let cluster = try KeelCluster(size: 3)
         defer { cluster.stopAll() }
