@@ -25,6 +25,8 @@ let package = Package(
         // protoc-c output for Protos/ (committed; regenerate with scripts/gen-protos.sh).
         .target(name: "EtcdProto", dependencies: ["CProtobufC"]),
 
+        // A linearizability checker for KV histories (Wing–Gong / Porcupine style), for robustness tests.
+        .target(name: "Linearizability"),
         // Consensus: a pure state machine, standard library only.
         .target(name: "Raft"),
         // Write-ahead log and snapshot files.
@@ -85,6 +87,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
+        .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "EtcdServerTests", dependencies: [
             "EtcdServer", "Raft", "MVCC", "Backend", "WAL",

@@ -1,0 +1,2 @@
+// Placeholder: the checker lands here (issue 12).
+public enum Linearizability {}

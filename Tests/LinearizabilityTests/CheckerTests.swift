@@ -1,0 +1,6 @@
+import Testing
+@testable import Linearizability
+
+@Suite struct CheckerTests {
+    @Test func moduleLinks() { _ = Linearizability.self }
+}
