@@ -94,7 +94,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
         self.handedOff = applied
         self.confHistory = [(applied, node.appliedConfState)]
         let st = node.status
-        statusBox = NIOLockedValueBox(st)
+        confBox = NIOLockedValueBox(st.confState)
         published.setTerm(st.hardState.term)
         published.setCommitted(st.hardState.commit)
     }
@@ -116,21 +116,20 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
 
     /// Queues a log entry for `id`; `done` runs once it is applied here, or failed.
     func propose(_ data: [UInt8], id: UInt64, done: @escaping @Sendable (ProposalOutcome) -> Void) -> EtcdServerError? {
-        if !published.hasLeader { return .noLeader }
-        let deadline = NIODeadline.now() + settings.requestTimeout
-        guard waiters.register(id, deadline: deadline, limit: settings.maxInbox, done) else { return .tooManyRequests }
-        guard inbox.tryPush(.propose(data: data, id: id)) else {
-            waiters.complete(id, .failed(.tooManyRequests))
-            return nil
-        }
-        return nil
+        submit(.propose(data: data, id: id), id: id, done)
     }
 
     func proposeConfChange(_ cc: ConfChange, id: UInt64, done: @escaping @Sendable (ProposalOutcome) -> Void) -> EtcdServerError? {
+        submit(.confChange(cc, id: id), id: id, done)
+    }
+
+    /// Registers the waiter, then queues the input; a refusal before queueing is returned, after it the
+    /// waiter is failed.
+    private func submit(_ input: RaftInput, id: UInt64, _ done: @escaping @Sendable (ProposalOutcome) -> Void) -> EtcdServerError? {
         if !published.hasLeader { return .noLeader }
         let deadline = NIODeadline.now() + settings.requestTimeout
         guard waiters.register(id, deadline: deadline, limit: settings.maxInbox, done) else { return .tooManyRequests }
-        if !inbox.tryPush(.confChange(cc, id: id)) { waiters.complete(id, .failed(.tooManyRequests)) }
+        if !inbox.tryPush(input) { waiters.complete(id, .failed(.tooManyRequests)) }
         return nil
     }
 
@@ -141,11 +140,8 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
         if wake { _ = inbox.tryPush(.readsWaiting) }
     }
 
-    /// Raft's view, computed on the loop (for Status and the membership checks); nil once stopped.
-    func status() -> RaftStatus { statusBox.withLockedValue { $0 } }
-
-    /// The other members Raft knows (voters and learners).
-    var peerIDs: [UInt64] { status().confState.members.filter { $0 != id } }
+    /// The other members Raft knows (voters and learners), as of the loop's last turn.
+    var peerIDs: [UInt64] { confBox.withLockedValue { $0 }.members.filter { $0 != id } }
 
     /// etcd's isLearnerReady: the learner holds at least 90% of the leader's log. nil when this
     /// member does not lead (only the leader knows).
@@ -155,7 +151,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
         return Double(p.match) >= Double(leader.match) * 0.9
     }
     private let progressBox = NIOLockedValueBox([UInt64: PeerProgress]())
-    private let statusBox: NIOLockedValueBox<RaftStatus>
+    private let confBox: NIOLockedValueBox<ConfState>
 
     // MARK: The loop
 
@@ -177,7 +173,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
                     proposalIDs.append(id)
                 case .confChange(let cc, let id):
                     do { try node.proposeConfChange(cc) } catch {
-                        waiters.complete(id, .failed(Self.mapProposalError(error, hasLeader: node.status.softState.lead != raftNoNode)))
+                        waiters.complete(id, .failed(Self.mapProposalError(error, hasLeader: lastLead != raftNoNode)))
                     }
                 case .message(let m):
                     try? node.step(m)
@@ -201,7 +197,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
             batch.removeAll(keepingCapacity: true)
             if !proposals.isEmpty {
                 do { try node.propose(batch: proposals) } catch {
-                    let e = Self.mapProposalError(error, hasLeader: node.status.softState.lead != raftNoNode)
+                    let e = Self.mapProposalError(error, hasLeader: lastLead != raftNoNode)
                     for id in proposalIDs { waiters.complete(id, .failed(e)) }
                 }
                 proposals.removeAll(keepingCapacity: true)
@@ -260,7 +256,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
 
     private func startReadRound() {
         guard let ctx = reads.startRound(now: .now()) else { return }
-        if node.status.softState.lead == raftNoNode { return reads.failRound(ctx, .noLeader) }
+        if lastLead == raftNoNode { return reads.failRound(ctx, .noLeader) }
         do { try node.readIndex(context: ctx) } catch { reads.failRound(ctx, .noLeader) }
     }
 
@@ -268,7 +264,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
     private func handleReady() -> Bool {
         let rd = node.ready()
         if let ss = rd.softState { noteSoftState(ss) }
-        let isLeader = node.status.softState.role == .leader
+        let isLeader = lastLead == id  // noteSoftState has seen this Ready's change, if any
         var later: [Message] = []
         if isLeader {
             var early: [Message] = []
@@ -312,7 +308,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
         if !committed.isEmpty { handOff(committed) }
         node.advance(rd)
         let st = node.status
-        statusBox.withLockedValue { $0 = st }
+        if st.confState != confBox.withLockedValue({ $0 }) { confBox.withLockedValue { $0 = st.confState } }
         // While learners catch up, MemberPromote's readiness check needs fresh progress, not the last tick's.
         if st.softState.role == .leader && !st.confState.learners.isEmpty {
             let progress = node.progress
