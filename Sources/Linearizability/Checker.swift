@@ -29,23 +29,31 @@
 // `Limits.maxCacheBytesPerKey` of memoized states, and the whole check `Limits.timeBudget`. When one
 // runs out the answer is `.inconclusive(reason)`, never a guess. A definite violation on any key wins
 // over an inconclusive one elsewhere.
+//
+// Reports. A violation names the key, the longest valid order found, the operations that could come
+// next and why each does not fit, and a 1-minimal core of contradicting operations (ddmin, within
+// `Limits.minimizationBudget`) for test failure messages.
 
 public struct Limits: Sendable, Hashable {
     public var maxOperationsPerKey: Int
     public var maxStepsPerKey: Int
     public var maxCacheBytesPerKey: Int
     public var timeBudget: Duration
+    /// Time to spend shrinking a violation to `Violation.core` (zero: skip).
+    public var minimizationBudget: Duration
 
     public init(
         maxOperationsPerKey: Int = 50_000,
         maxStepsPerKey: Int = 20_000_000,
         maxCacheBytesPerKey: Int = 512 << 20,
-        timeBudget: Duration = .seconds(120)
+        timeBudget: Duration = .seconds(120),
+        minimizationBudget: Duration = .seconds(2)
     ) {
         self.maxOperationsPerKey = maxOperationsPerKey
         self.maxStepsPerKey = maxStepsPerKey
         self.maxCacheBytesPerKey = maxCacheBytesPerKey
         self.timeBudget = timeBudget
+        self.minimizationBudget = minimizationBudget
     }
 }
 
@@ -64,6 +72,12 @@ public struct Violation: Sendable, Hashable, CustomStringConvertible {
     /// Set instead of the above when the history fails a quick pre-check (e.g. a value read that no
     /// write of the key ever wrote).
     public var summary: String
+    /// A small set of completed operations that contradict each other on their own: with every other
+    /// completed operation relaxed (reads dropped, writes made unknown — they may or may not have
+    /// happened, at any time after their invocation) the key still has no valid order, and relaxing
+    /// any one of these too gives one (1-minimal) — unless `Limits.minimizationBudget` ran out first
+    /// (then it is smaller than `operations` but maybe not minimal). Empty when not computed.
+    public var core: [Operation] = []
 
     public struct Stuck: Sendable, Hashable {
         public var operation: Operation
@@ -72,6 +86,10 @@ public struct Violation: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         var lines = ["key \(quoted(key)): not linearizable (\(operations.count) operations). \(summary)"]
+        if !core.isEmpty {
+            lines.append("These \(core.count) operations contradict each other (whatever the others did):")
+            for operation in core.prefix(32) { lines.append("  \(operation)") }
+        }
         if !longestPrefix.isEmpty || !stuck.isEmpty {
             let completed = operations.filter { if case .ok = $0.outcome { true } else { false } }.count
             let placed = longestPrefix.filter { if case .ok = $0.outcome { true } else { false } }.count
@@ -125,7 +143,9 @@ public enum Linearizability {
             }
             switch checkKey(key, operations, limits: limits, deadline: deadline) {
             case .linearizable: continue
-            case .notLinearizable(let violation): return .notLinearizable(violation)
+            case .notLinearizable(var violation):
+                violation.core = minimize(key, violation.operations, limits: limits)
+                return .notLinearizable(violation)
             case .inconclusive(let reason): inconclusive.append(reason)
             }
         }
@@ -152,6 +172,45 @@ public enum Linearizability {
             }
         }
         return nil
+    }
+
+    /// Delta debugging (Zeller's ddmin) over the completed operations of a failing key. Relaxing only
+    /// ever adds valid orders, so every set kept still fails; rechecks that hit their (small) step
+    /// budget count as "passes", which keeps the answer sound, just less small.
+    static func minimize(_ key: String, _ operations: [Operation], limits: Limits) -> [Operation] {
+        guard limits.minimizationBudget > .zero else { return [] }
+        let deadline = ContinuousClock.now.advanced(by: limits.minimizationBudget)
+        var recheck = limits
+        recheck.maxStepsPerKey = min(limits.maxStepsPerKey, 200_000)
+        func fails(keeping core: [Int]) -> Bool {
+            let kept = Set(core)
+            let relaxed: [Operation] = operations.indices.compactMap { i in
+                var operation = operations[i]
+                guard case .ok = operation.outcome, !kept.contains(i) else { return operation }
+                if case .get = operation.input { return nil }
+                operation.outcome = .unknown
+                operation.returnedAt = nil
+                return operation
+            }
+            return checkKey(key, relaxed, limits: recheck, deadline: deadline).isViolation
+        }
+        var core = operations.indices.filter { if case .ok = operations[$0].outcome { true } else { false } }
+        var chunk = max(1, core.count / 2)
+        while ContinuousClock.now < deadline {
+            var start = 0, shrunk = false
+            while start < core.count && ContinuousClock.now < deadline {
+                let trial = Array(core[..<start] + core[min(core.count, start + chunk)...])
+                if fails(keeping: trial) {
+                    core = trial
+                    shrunk = true
+                } else {
+                    start += chunk
+                }
+            }
+            if chunk == 1 && !shrunk { break }
+            chunk = max(1, chunk / 2)
+        }
+        return core.map { operations[$0] }
     }
 
     static func checkKey(_ key: String, _ operations: [Operation], limits: Limits,

@@ -87,7 +87,27 @@ func randomSmallHistory(seed: UInt64) -> History {
             let expected = BruteForce.checkPerKey(history)
             switch result {
             case .linearizable: passed += 1
-            case .notLinearizable: failed += 1
+            case .notLinearizable(let violation):
+                failed += 1
+                // The core must fail on its own, with the key's other completed operations relaxed.
+                // And it is 1-minimal: relaxing any one more operation gives a valid order.
+                let core = Set(violation.core.map(\.id))
+                func relaxed(keeping kept: Set<Int>) -> History {
+                    History(violation.operations.compactMap { operation in
+                        var operation = operation
+                        guard case .ok = operation.outcome, !kept.contains(operation.id) else { return operation }
+                        if case .get = operation.input { return nil }
+                        operation.outcome = .unknown
+                        operation.returnedAt = nil
+                        return operation
+                    })
+                }
+                if core.isEmpty || BruteForce.check(relaxed(keeping: core)) {
+                    disagreements.append("seed \(seed): core \(core.sorted()) does not fail alone\n\(violation)")
+                }
+                for id in core where !BruteForce.check(relaxed(keeping: core.subtracting([id]))) {
+                    disagreements.append("seed \(seed): core \(core.sorted()) still fails without #\(id)")
+                }
             case .inconclusive(let reason):
                 disagreements.append("seed \(seed): inconclusive (\(reason))")
                 continue
