@@ -106,7 +106,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "InteropTests", dependencies: [
-            "EtcdServer", "RPC", "EtcdProto", "CProtobufC", "KeelConfig",
+            "EtcdServer", "RPC", "EtcdProto", "CProtobufC", "KeelConfig", "Linearizability",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
