@@ -59,6 +59,9 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // HTTP/JSON gateway (etcd's grpc-gateway conventions): a proto3-JSON codec driven by protobuf-c
+        // descriptors; routes join here as their services exist. Lives in Gateway/ by the design card.
+        .target(name: "Gateway", dependencies: ["EtcdProto", "CProtobufC"], path: "Gateway"),
         // The etcd server: services, validation, the write path, apply.
         .target(name: "EtcdServer", dependencies: [
             "RPC", "Transport", "EtcdProto", "CProtobufC", "MVCC", "Backend", "WAL", "KeelConfig", "Raft",
@@ -88,6 +91,7 @@ let package = Package(
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "EtcdProto", "CProtobufC"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "EtcdServerTests", dependencies: [
             "EtcdServer", "Raft", "MVCC", "Backend", "WAL",

@@ -1,0 +1,6 @@
+import Testing
+@testable import Gateway
+
+@Suite struct ProtoJSONTests {
+    @Test func moduleLinks() { _ = ProtoJSON.self }
+}
