@@ -20,6 +20,8 @@ struct JSONToWire {
     /// Unescaped string contents when a string has backslashes (reused; rare).
     private var scratch: [UInt8] = []
     var out: [UInt8] = []
+    /// Far below what the 512 KiB stacks of secondary threads hold (a few hundred bytes per level).
+    static let depthCeiling = 512
 
     init(_ json: UnsafeRawBufferPointer, _ limits: ProtoJSONLimits) {
         base = json.baseAddress?.assumingMemoryBound(to: UInt8.self)
@@ -84,7 +86,9 @@ struct JSONToWire {
 
     private mutating func enter() throws(ProtoJSONError) {
         depth += 1
-        if depth > limits.maxDepth { throw fail(.limit, "nesting deeper than \(limits.maxDepth)") }
+        // Capped whatever the configuration says: each level is a stack frame of this recursion.
+        let maximum = min(limits.maxDepth, JSONToWire.depthCeiling)
+        if depth > maximum { throw fail(.limit, "nesting deeper than \(maximum)") }
     }
 
     private mutating func countElement() throws(ProtoJSONError) {
@@ -354,14 +358,14 @@ struct JSONToWire {
         }
         tag(id, 2)
         varint(UInt64(decodedCount))
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for i in 0..<n {
-            accumulator = accumulator << 6 | UInt32(base64Value(byteAt(start + i)))
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+        let first = out.count
+        out.append(contentsOf: repeatElement(0, count: decodedCount))
+        let fromInput = start < count
+        out.withUnsafeMutableBufferPointer { dst in
+            if fromInput {
+                decodeBase64(base.unsafelyUnwrapped + start, n, into: dst.baseAddress! + first)
+            } else {
+                scratch.withUnsafeBufferPointer { decodeBase64($0.baseAddress!, n, into: dst.baseAddress! + first) }
             }
         }
     }
@@ -670,5 +674,25 @@ private func hexValue(_ c: UInt8) -> UInt8? {
     case UInt8(ascii: "+"), UInt8(ascii: "-"): return 62
     case UInt8(ascii: "/"), UInt8(ascii: "_"): return 63
     default: return 0xFF
+    }
+}
+
+/// Decodes `n` validated base64 characters (no padding) into exactly n*3/4 bytes at `dst`.
+private func decodeBase64(_ src: UnsafePointer<UInt8>, _ n: Int, into dst: UnsafeMutablePointer<UInt8>) {
+    var i = 0, o = 0
+    while i + 4 <= n {
+        let v = UInt32(base64Value(src[i])) << 18 | UInt32(base64Value(src[i + 1])) << 12
+            | UInt32(base64Value(src[i + 2])) << 6 | UInt32(base64Value(src[i + 3]))
+        dst[o] = UInt8(truncatingIfNeeded: v >> 16)
+        dst[o + 1] = UInt8(truncatingIfNeeded: v >> 8)
+        dst[o + 2] = UInt8(truncatingIfNeeded: v)
+        i += 4; o += 3
+    }
+    let rest = n - i
+    if rest >= 2 {
+        var v = UInt32(base64Value(src[i])) << 18 | UInt32(base64Value(src[i + 1])) << 12
+        if rest == 3 { v |= UInt32(base64Value(src[i + 2])) << 6 }
+        dst[o] = UInt8(truncatingIfNeeded: v >> 16)
+        if rest == 3 { dst[o + 1] = UInt8(truncatingIfNeeded: v >> 8) }
     }
 }

@@ -2,6 +2,12 @@ import CProtobufC
 import EtcdProto
 import Testing
 @testable import Gateway
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Iterations of the fuzz tests; raise with GATEWAY_FUZZ_ITERATIONS for a long local run.
+let fuzzIterations = getenv("GATEWAY_FUZZ_ITERATIONS").flatMap { Int(String(cString: $0)) } ?? 6_000
 
 /// Descriptors resolved once through the generated initialisers (C globals must not be copied).
 struct D: @unchecked Sendable {  // pointers to immutable static C data
@@ -344,7 +350,7 @@ func decodeError(_ json: String, _ descriptor: UnsafePointer<ProtobufCMessageDes
         let alphabet = Array(#"{}[]":,\"0123456789-+.eE tfnu=/_AZaz"#.utf8) + [0, 0x80, 0xFF, 0xC3, 0x0A]
         var rng = SplitMix64(seed: 0x6B65656C)
         var accepted = 0
-        for iteration in 0..<6_000 {
+        for iteration in 0..<fuzzIterations {
             let (seed, descriptor) = seeds[iteration % seeds.count]
             var input = bytes(seed)
             for _ in 0..<(1 + Int(rng.next() % 4)) {
@@ -366,6 +372,58 @@ func decodeError(_ json: String, _ descriptor: UnsafePointer<ProtobufCMessageDes
             #expect(again == once, "\(text(input))")
         }
         #expect(accepted > 100)
+    }
+}
+
+extension ProtoJSONTests {
+    /// Mutated protobuf bytes through encode(bytes:): protobuf-c rejects or builds a message, and the
+    /// encoder reads whatever it built without crashing; what it prints decodes again.
+    @Test func fuzzWireBytes() throws {
+        let seed = try ProtoJSON.wireBytes(json: bytes(#"{"compare":[{"result":"LESS","target":"LEASE","key":"Zm9v","lease":"-3","range_end":"AA=="}],"success":[{"request_range":{"key":"Zm9v","limit":"10","sort_order":"DESCEND"}},{"request_txn":{"failure":[{"request_put":{"key":"YQ==","value":"YmFy","prev_kv":true}}]}}]}"#), descriptor: d.txnRequest)
+        var rng = SplitMix64(seed: 42)
+        var printed = 0
+        for _ in 0..<fuzzIterations {
+            var input = seed
+            for _ in 0..<(1 + Int(rng.next() % 3)) {
+                let i = Int(rng.next() % UInt64(input.count))
+                switch rng.next() % 3 {
+                case 0: input[i] = UInt8(truncatingIfNeeded: rng.next())
+                case 1: input.remove(at: i)
+                default: input.insert(UInt8(truncatingIfNeeded: rng.next()), at: i)
+                }
+                if input.isEmpty { input = [0] }
+            }
+            guard let json = try? ProtoJSON.encode(bytes: input, descriptor: d.txnRequest) else { continue }
+            printed += 1
+            let again = try ProtoJSON.decode(json: json, into: d.txnRequest)
+            #expect(ProtoJSON.encode(message: again.pointer) == json)
+        }
+        #expect(printed > 100)
+    }
+
+    @Test func depthIsCappedWhateverTheLimitSays() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        let e = decodeError(#"{"a":\#(deep)}"#, d.rangeRequest, limits: ProtoJSONLimits(maxBodyBytes: 1 << 20, maxDepth: .max))
+        #expect(e?.kind == .limit)
+    }
+
+    /// Not a pass/fail benchmark: prints rough costs (debug build numbers are pessimistic).
+    @Test func roughTimings() throws {
+        let clock = ContinuousClock()
+        let request = bytes(#"{"compare":[{"target":"VALUE","result":"EQUAL","key":"Zm9v","value":"YmFy"}],"success":[{"request_range":{"key":"Zm9v"}},{"request_put":{"key":"Zm9v","value":"YmF6"}}],"failure":[{"request_delete_range":{"key":"Zm9v"}}]}"#)
+        let n = 2_000
+        let decodeTime = clock.measure {
+            for _ in 0..<n { _ = try? ProtoJSON.decode(json: request, into: d.txnRequest) }
+        }
+        let message = try ProtoJSON.decode(json: request, into: d.txnRequest)
+        let encodeTime = clock.measure {
+            for _ in 0..<n { _ = ProtoJSON.encode(message: message.pointer) }
+        }
+        let mb = bytes(#"{"key":"Zm9v","value":"\#(String(repeating: "QUJD", count: 262_144))"}"#)
+        let bigDecode = clock.measure { _ = try? ProtoJSON.decode(json: mb, into: d.putRequest) }
+        let big = try ProtoJSON.decode(json: mb, into: d.putRequest)
+        let bigEncode = clock.measure { _ = ProtoJSON.encode(message: big.pointer) }
+        print("ProtoJSON: txn request decode \(decodeTime / n), encode \(encodeTime / n); 1 MiB put decode \(bigDecode), encode \(bigEncode)")
     }
 }
 
