@@ -155,8 +155,9 @@ public final class KeelServer: Sendable {
                                   group: group, handler: link, logger: logger)
         let publisher = AttributePublisher(memberID: identity.memberID, logger: logger)
         let localID = identity.memberID
+        let watches = WatchHub()
         let applier = ApplyStage(store: store, members: members, waiters: waiters, reads: reads, published: published,
-                                 logger: logger) { change in
+                                 watches: watches, logger: logger) { change in
             switch change {
             case .added(let m), .updated(let m):
                 if m.id != localID { peers.addPeer(id: m.id, urls: m.peerURLs) }
@@ -218,6 +219,7 @@ public final class KeelServer: Sendable {
         ClusterServices(context: context).register(into: &grpc)
         AlarmService(context: context).register(into: &grpc)
         HashService(context: context).register(into: &grpc)
+        grpc.register("/etcdserverpb.Watch/Watch", .streaming { call in WatchStream.start(call, context: context, hub: watches) })
         var transportConfig = TransportConfiguration(grpc: grpc, http: HTTPEndpoints(context: context))
         transportConfig.http2.maxConcurrentStreams = config.maxConcurrentStreams
         let transport = TransportServer(group: group, configuration: transportConfig)

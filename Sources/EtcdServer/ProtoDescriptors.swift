@@ -16,6 +16,7 @@ struct Descriptors: @unchecked Sendable {  // immutable pointers to static C dat
     let memberUpdateRequest = ProtoCodec.descriptor(of: etcdserverpb__member_update_request__init)
     let memberPromoteRequest = ProtoCodec.descriptor(of: etcdserverpb__member_promote_request__init)
     let hashKVRequest = ProtoCodec.descriptor(of: etcdserverpb__hash_kvrequest__init)
+    let watchRequest = ProtoCodec.descriptor(of: etcdserverpb__watch_request__init)
     let moveLeaderRequest = ProtoCodec.descriptor(of: etcdserverpb__move_leader_request__init)
 
     static let shared = Descriptors()

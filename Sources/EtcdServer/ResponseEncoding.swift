@@ -132,6 +132,20 @@ extension ServerCall {
         }
     }
 
+    /// Like `respond`, for one message of a stream: the call stays open.
+    func sendMessage<M>(_ build: (ResponseBuilder) -> UnsafeMutablePointer<M>) {
+        let builder = ResponseBuilder()
+        withExtendedLifetime(builder.arena) {
+            let message = build(builder)
+            let base = UnsafeMutableRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self)
+            let size = protobuf_c_message_get_packed_size(base)
+            send(size: size) { out in
+                let written = protobuf_c_message_pack(base, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                precondition(written == size, "protobuf-c packed a different size than it measured")
+            }
+        }
+    }
+
     func fail(_ error: EtcdServerError) {
         finish(error.status)
     }

@@ -1,12 +1,12 @@
 /// Which keys a request addresses, after etcd's conventions for `range_end`:
 /// empty → the single `key`; "\0" → every key ≥ `key`; otherwise [key, range_end).
 /// (key "\0" with range_end "\0" is therefore every key.)
-enum KeySpan: Sendable {
+public enum KeySpan: Sendable {
     case single([UInt8])
     case atLeast([UInt8])
     case between([UInt8], [UInt8])
 
-    init(key: [UInt8], rangeEnd: [UInt8]) {
+    public init(key: [UInt8], rangeEnd: [UInt8]) {
         if rangeEnd.isEmpty {
             self = .single(key)
         } else if rangeEnd.count == 1 && rangeEnd[0] == 0 {
@@ -16,7 +16,7 @@ enum KeySpan: Sendable {
         }
     }
 
-    func contains(_ k: [UInt8]) -> Bool {
+    public func contains(_ k: [UInt8]) -> Bool {
         switch self {
         case .single(let key): return k == key
         case .atLeast(let key): return !k.lexicographicallyPrecedes(key)

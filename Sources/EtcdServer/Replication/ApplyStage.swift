@@ -45,14 +45,18 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
         case restored
     }
 
+    /// Synced watchers, fed from every applied batch once it is published.
+    private let watches: WatchHub
+
     init(store: MVCCStore, members: MemberRegistry, waiters: Waiters<ProposalOutcome>, reads: ReadIndexBatcher,
-         published: RaftPublished, logger: Logger, backlog: Int = 64, backendSyncInterval: TimeInterval = 1,
+         published: RaftPublished, watches: WatchHub, logger: Logger, backlog: Int = 64, backendSyncInterval: TimeInterval = 1,
          onMembershipChange: @escaping @Sendable (MemberChange) -> Void) {
         self.store = store
         self.members = members
         self.waiters = waiters
         self.reads = reads
         self.published = published
+        self.watches = watches
         self.logger = logger
         self.queue = SignalQueue(capacity: backlog)
         self.backendSyncInterval = backendSyncInterval
@@ -198,6 +202,7 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
         let results = store.applyBatch(ops, term: lastTerm)
         precondition(results.count == ops.count, "applyBatch must answer every entry")
         published.setApplied(max(last, store.consistentIndex))
+        for r in results where !r.events.isEmpty { watches.notify(r.events, revision: r.revision) }
         for (i, id) in ids.enumerated() where id != 0 {
             waiters.complete(id, .applied(results[i]))
         }

@@ -1,0 +1,229 @@
+import CProtobufC
+import Dispatch
+import EtcdProto
+import MVCC
+import NIOCore
+import RPC
+
+/// etcdserverpb.Watch/Watch: one bidirectional stream carrying any number of watchers. Requests and
+/// responses are handled on the call's event loop; the applier delivers from its own thread (hopping
+/// here), and history catch-up runs on a background queue.
+final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  // state confined to the event loop
+    private let call: ServerCall
+    private let context: ServerContext
+    private let hub: WatchHub
+    private struct Entry {
+        let spec: WatchSpec
+        /// Key in the hub once the watcher is live; nil while it catches up from history.
+        var hubKey: UInt64?
+    }
+    /// Watchers of this stream, by watch id.
+    private var watchers: [Int64: Entry] = [:]
+    private var nextWatchID: Int64 = 0
+    private var closed = false
+    /// Explicit bounds.
+    static let maxWatchersPerStream = 10_000
+    static let historyBatch = 1000
+
+    static func start(_ call: ServerCall, context: ServerContext, hub: WatchHub) {
+        call.setObserver(WatchStream(call: call, context: context, hub: hub))
+    }
+
+    private init(call: ServerCall, context: ServerContext, hub: WatchHub) {
+        self.call = call
+        self.context = context
+        self.hub = hub
+    }
+
+    // MARK: Requests
+
+    func call(_ call: ServerCall, received message: ByteBuffer) {
+        enum Request {
+            case create(WatchSpec, startRevision: Int64, watchID: Int64)
+            case cancel(Int64)
+            case progress
+            case unknown
+        }
+        let request: Request
+        do {
+            request = try withBytes(message) { raw throws(EtcdServerError) in
+                try withDecoded(Etcdserverpb__WatchRequest.self, Descriptors.shared.watchRequest, raw) { m in
+                    switch m.pointee.request_union_case {
+                    case ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST:
+                        let c = m.pointee.create_request.pointee
+                        let key = ProtoBytes.copy(c.key)
+                        let rangeEnd = ProtoBytes.copy(c.range_end)
+                        var noPut = false, noDelete = false
+                        for i in 0..<c.n_filters {
+                            if c.filters[i] == ETCDSERVERPB__WATCH_CREATE_REQUEST__FILTER_TYPE__NOPUT { noPut = true }
+                            if c.filters[i] == ETCDSERVERPB__WATCH_CREATE_REQUEST__FILTER_TYPE__NODELETE { noDelete = true }
+                        }
+                        let spec = WatchSpec(key: key, rangeEnd: rangeEnd, span: KeySpan(key: key, rangeEnd: rangeEnd),
+                                             noPut: noPut, noDelete: noDelete, prevKV: c.prev_kv != 0)
+                        return .create(spec, startRevision: c.start_revision, watchID: c.watch_id)
+                    case ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CANCEL_REQUEST:
+                        return .cancel(m.pointee.cancel_request.pointee.watch_id)
+                    case ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_PROGRESS_REQUEST:
+                        return .progress
+                    default:
+                        return .unknown
+                    }
+                }
+            }
+        } catch {
+            return call.fail(error)
+        }
+        switch request {
+        case .create(let spec, let start, let id): create(spec, startRevision: start, requestedID: id)
+        case .cancel(let id): cancel(id, reason: nil)
+        case .progress: send(watchID: -1, revision: context.store.currentRevision)
+        case .unknown: break
+        }
+    }
+
+    func callReceivedEnd(_ call: ServerCall) { shutDown() }
+    func callCancelled(_ call: ServerCall) { shutDown() }
+
+    private func shutDown() {
+        guard !closed else { return }
+        closed = true
+        for case let key? in watchers.values.map(\.hubKey) { hub.remove(key) }
+        watchers.removeAll()
+    }
+
+    private func create(_ spec: WatchSpec, startRevision: Int64, requestedID: Int64) {
+        // etcd: a client-chosen id already in use fails the create; server ids count up from 0.
+        var id = requestedID
+        if id == 0 || id == -1 {
+            while watchers[nextWatchID] != nil { nextWatchID += 1 }
+            id = nextWatchID
+            nextWatchID += 1
+        } else if watchers[id] != nil || watchers.count >= Self.maxWatchersPerStream {
+            return send(watchID: id, revision: context.store.currentRevision, created: true, canceled: true,
+                        reason: "etcdserver: duplicate watch ID provided on the WatchStream")
+        }
+        if watchers.count >= Self.maxWatchersPerStream {
+            return send(watchID: id, revision: context.store.currentRevision, created: true, canceled: true,
+                        reason: "etcdserver: too many watchers on this stream")
+        }
+        watchers[id] = Entry(spec: spec, hubKey: nil)
+        let store = context.store
+        let current = store.currentRevision
+        send(watchID: id, revision: current, created: true)
+        if startRevision > 0 && startRevision <= store.compactedRevision {
+            // etcd: the watcher gets the compacted revision and is canceled.
+            watchers.removeValue(forKey: id)
+            return send(watchID: id, revision: current, canceled: true, compactRevision: store.compactedRevision)
+        }
+        if startRevision == 0 || startRevision > current {
+            // From now (or a future revision) on: join the live set atomically with the current revision.
+            let hub = self.hub
+            let key: UInt64? = store.withConsistentRevision { rev in
+                hub.add(WatchHub.Watcher(watchID: id, spec: spec, minRevision: max(startRevision, rev + 1), sink: self))
+            }
+            register(id, key)
+            return
+        }
+        catchUp(id, spec, from: startRevision)
+    }
+
+    /// Reads history in bounded batches off the event loop, then joins the live set with no gap.
+    private func catchUp(_ id: Int64, _ spec: WatchSpec, from start: Int64) {
+        let store = context.store
+        let hub = self.hub
+        let eventLoop = call.eventLoop
+        DispatchQueue.global().async { [self] in
+            var next = start
+            while true {
+                var joined: UInt64?? = nil
+                let batch: HistoryBatch
+                do {
+                    batch = try store.events(from: next, key: spec.key, rangeEnd: spec.rangeEnd, prevKV: spec.prevKV,
+                                             limit: Self.historyBatch) { b in
+                        joined = .some(hub.add(WatchHub.Watcher(watchID: id, spec: spec, minRevision: b.nextRevision, sink: self)))
+                    }
+                } catch {
+                    let compacted = store.compactedRevision
+                    eventLoop.execute {
+                        self.watchers.removeValue(forKey: id)
+                        self.send(watchID: id, revision: store.currentRevision, canceled: true, compactRevision: compacted)
+                    }
+                    return
+                }
+                let events = batch.events.filter { spec.wants($0) }
+                if !events.isEmpty { deliver(watchID: id, events: events, revision: batch.currentRevision) }
+                if let joined {
+                    eventLoop.execute { self.register(id, joined) }
+                    return
+                }
+                next = batch.nextRevision
+                // The stream went away meanwhile: stop reading.
+                if (try? eventLoop.submit({ self.closed || self.watchers[id] == nil }).wait()) ?? true { return }
+            }
+        }
+    }
+
+    /// Records the hub key of a watcher that joined the live set (or drops it if it was canceled meanwhile).
+    private func register(_ id: Int64, _ key: UInt64?) {
+        guard let key else {
+            watchers.removeValue(forKey: id)
+            return send(watchID: id, revision: context.store.currentRevision, canceled: true,
+                        reason: "etcdserver: too many watchers")
+        }
+        if closed || watchers[id] == nil { return hub.remove(key) }
+        watchers[id]?.hubKey = key
+    }
+
+    private func cancel(_ id: Int64, reason: String?) {
+        guard let entry = watchers.removeValue(forKey: id) else { return }
+        if let key = entry.hubKey { hub.remove(key) }
+        send(watchID: id, revision: context.store.currentRevision, canceled: true, reason: reason)
+    }
+
+    // MARK: Responses
+
+    /// Any thread (the applier, the catch-up queue): whole revisions, in order.
+    func deliver(watchID: Int64, events: [Event], revision: Int64) {
+        let store = context.store
+        call.eventLoop.execute { [self] in
+            guard !closed, watchers[watchID] != nil else { return }
+            send(watchID: watchID, revision: revision, events: events, store: store)
+        }
+    }
+
+    private func send(watchID: Int64, revision: Int64, created: Bool = false, canceled: Bool = false,
+                      compactRevision: Int64 = 0, reason: String? = nil, events: [Event] = [], store: MVCCStore? = nil) {
+        let header = context.header(revision: revision)
+        let wantsPrev = !events.isEmpty && watchers[watchID]?.spec.prevKV == true
+        call.sendMessage { builder in
+            let m = builder.arena.message(etcdserverpb__watch_response__init)
+            m.pointee.header = builder.header(header)
+            m.pointee.watch_id = watchID
+            m.pointee.created = created ? 1 : 0
+            m.pointee.canceled = canceled ? 1 : 0
+            m.pointee.compact_revision = compactRevision
+            if let reason { m.pointee.cancel_reason = builder.arena.cString(reason) }
+            if !events.isEmpty {
+                let list = builder.arena.pointerArray(of: Mvccpb__Event.self, count: events.count)
+                for (i, e) in events.enumerated() {
+                    let p = builder.arena.message(mvccpb__event__init)
+                    p.pointee.type = e.kind == .put ? MVCCPB__EVENT__EVENT_TYPE__PUT : MVCCPB__EVENT__EVENT_TYPE__DELETE
+                    p.pointee.kv = builder.keyValue(e.kv)
+                    if wantsPrev, let prev = e.prevKV ?? Self.previous(e, store) { p.pointee.prev_kv = builder.keyValue(prev) }
+                    list[i] = p
+                }
+                m.pointee.n_events = events.count
+                m.pointee.events = list
+            }
+            return m
+        }
+    }
+
+    /// prev_kv for a live event: the key as of the revision before (the applier does not read it for
+    /// every write; only watchers that ask pay for it).
+    private static func previous(_ e: Event, _ store: MVCCStore?) -> KeyValue? {
+        guard let store else { return nil }
+        let r = try? store.range(RangeRequest(key: e.kv.key, revision: e.kv.modRevision - 1))
+        return r?.kvs.first
+    }
+}
