@@ -47,7 +47,8 @@ extension MVCCStore {
     /// all its events are returned, even past the limit (a watch response must not split one).
     ///
     /// - startRevision ≤ 0 means the oldest revision still in history (compacted + 1).
-    /// - 0 < startRevision ≤ compacted revision: throws `EtcdError.compacted`; the batch-less
+    /// - 0 < startRevision < compacted revision: throws `EtcdError.compacted` (etcd's watch accepts a
+    ///   start at the compacted revision itself); the batch-less
     ///   caller reports `compactedRevision` (it only grows, so reading it afterwards gives what
     ///   etcd would report at that moment).
     /// - startRevision > current revision: an empty, complete batch at `startRevision`.
@@ -119,7 +120,9 @@ extension MVCCStore {
         let current = s.publishedRevision
         let compacted = s.compactedRevision
         let start = startRevision > 0 ? startRevision : max(1, compacted + 1)
-        if start <= compacted { throw EtcdError.compacted }
+        // etcd's watch: only a start before the compacted revision is compacted; the revision a
+        // compaction kept can still be watched from (what survives of it: its latest puts).
+        if start < compacted { throw EtcdError.compacted }
         let through = min(endRevision ?? current, current)
         var batch = HistoryBatch(events: [], nextRevision: start, currentRevision: current,
                                  throughRevision: through, compactedRevision: compacted)
@@ -163,14 +166,14 @@ extension MVCCStore {
         }
         if let failure { throw failure }
         batch.nextRevision = stoppedAt ?? through + 1
-        if prevKV { try fillPrevKVs(&batch.events, index: s.index, tx: tx) }
+        if prevKV { try fillPrevKVs(&batch.events, index: s.index, tx: tx, compacted: compacted) }
         return batch
     }
 
     /// Sets each event's prevKV to the key's KeyValue at revision - 1, as the applier's events
     /// carry it. Revision - 1 ≥ the compacted revision (the batch starts past it), where the index
     /// and the snapshot still hold the key's live revision.
-    private func fillPrevKVs(_ events: inout [Event], index: TreeIndex, tx: ReadTx) throws {
+    private func fillPrevKVs(_ events: inout [Event], index: TreeIndex, tx: ReadTx, compacted: Int64) throws {
         // The latest state of each key seen earlier in this batch (nil: deleted) saves a lookup.
         var seen: [[UInt8]: KeyValue?] = [:]
         for i in events.indices {
@@ -178,6 +181,8 @@ extension MVCCStore {
             let prev: KeyValue?
             if e.kind == .put && e.kv.version == 1 {
                 prev = nil  // a new generation: the key did not exist at revision - 1
+            } else if e.kv.modRevision - 1 < compacted {
+                prev = nil  // compacted away, as etcd's watch then leaves prev_kv out
             } else if let known = seen[e.kv.key] {
                 prev = known
             } else if let found = index.get(e.kv.key, at: e.kv.modRevision - 1) {

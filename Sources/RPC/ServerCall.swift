@@ -66,6 +66,9 @@ public final class ServerCall: @unchecked Sendable {
         return buffer
     }
 
+    /// Response bytes queued behind the client's flow-control window. Event loop only.
+    public var pendingOutboundBytes: Int { stream.pendingOutboundBytes }
+
     /// Ends the call with `status` (trailers; trailers-only if nothing was sent).
     public func finish(_ status: GRPCStatus) {
         if eventLoop.inEventLoop { finishOnLoop(status) } else { eventLoop.execute { self.finishOnLoop(status) } }

@@ -19,6 +19,9 @@ public final class HTTP2Stream: @unchecked Sendable {
     /// The data provider returned NGHTTP2_ERR_DEFERRED and must be resumed when data arrives.
     var deferred = false
     public private(set) var isClosed = false
+    /// Bytes written but not yet taken by HTTP/2 (the peer's flow-control window holds them back when it
+    /// reads slowly). Event loop only.
+    public var pendingOutboundBytes: Int { outbound.readableBytes }
     /// Opaque slot for the layer above (e.g. the gRPC call object).
     public var context: AnyObject?
 

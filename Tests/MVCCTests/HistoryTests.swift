@@ -190,8 +190,12 @@ private final class Shared: Sendable {
         for i in 0..<6 { h.put("k", "\(i)") }  // revisions 2...7
         #expect(h.apply(.compact(CompactionRequest(revision: 5))).error == nil)
         #expect(throws: EtcdError.compacted) {
-            try h.store.events(from: 5, key: b("k"), rangeEnd: [], prevKV: false, limit: 10)
+            try h.store.events(from: 4, key: b("k"), rangeEnd: [], prevKV: false, limit: 10)
         }
+        // As etcd's watch: the compacted revision itself may be watched from; its kept put comes
+        // back, its prev_kv is compacted away.
+        let atCompaction = try h.store.events(from: 5, key: b("k"), rangeEnd: [], prevKV: true, limit: 10)
+        #expect(atCompaction.events.map(\.kv.modRevision) == [5, 6, 7] && atCompaction.events[0].prevKV == nil)
         #expect(throws: EtcdError.compacted) {
             try h.store.events(from: 1, key: b("k"), rangeEnd: [], prevKV: false, limit: 10)
         }

@@ -1,5 +1,6 @@
 import CProtobufC
 import Dispatch
+import Foundation
 import EtcdProto
 import MVCC
 import NIOCore
@@ -24,6 +25,9 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
     /// Explicit bounds.
     static let maxWatchersPerStream = 10_000
     static let historyBatch = 1000
+    /// A stream whose client reads slower than events come: past this many queued bytes its live watchers
+    /// leave the synced set (writes never wait for a reader) and resume from history once it drains.
+    static let maxPendingBytes = 4 << 20
 
     static func start(_ call: ServerCall, context: ServerContext, hub: WatchHub) {
         call.setObserver(WatchStream(call: call, context: context, hub: hub))
@@ -110,7 +114,7 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
         let store = context.store
         let current = store.currentRevision
         send(watchID: id, revision: current, created: true)
-        if startRevision > 0 && startRevision <= store.compactedRevision {
+        if startRevision > 0 && startRevision < store.compactedRevision {
             // etcd: the watcher gets the compacted revision and is canceled.
             watchers.removeValue(forKey: id)
             return send(watchID: id, revision: current, canceled: true, compactRevision: store.compactedRevision)
@@ -140,6 +144,10 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
                 do {
                     batch = try store.events(from: next, key: spec.key, rangeEnd: spec.rangeEnd, prevKV: spec.prevKV,
                                              limit: Self.historyBatch) { b in
+                        // Still under the store's read lock: queue the last history events before the
+                        // watcher goes live, so the applier's next delivery can only come after them.
+                        let events = b.events.filter { spec.wants($0) }
+                        if !events.isEmpty { self.deliver(watchID: id, events: events, revision: b.currentRevision) }
                         joined = .some(hub.add(WatchHub.Watcher(watchID: id, spec: spec, minRevision: b.nextRevision, sink: self)))
                     }
                 } catch {
@@ -150,15 +158,22 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
                     }
                     return
                 }
-                let events = batch.events.filter { spec.wants($0) }
-                if !events.isEmpty { deliver(watchID: id, events: events, revision: batch.currentRevision) }
                 if let joined {
                     eventLoop.execute { self.register(id, joined) }
                     return
                 }
+                let events = batch.events.filter { spec.wants($0) }
+                if !events.isEmpty { deliver(watchID: id, events: events, revision: batch.currentRevision) }
                 next = batch.nextRevision
-                // The stream went away meanwhile: stop reading.
-                if (try? eventLoop.submit({ self.closed || self.watchers[id] == nil }).wait()) ?? true { return }
+                // Stop if the stream or the watcher went away; wait while the client has not read what
+                // was sent (history is read no faster than the client takes it).
+                while true {
+                    let state = try? eventLoop.submit { (gone: self.closed || self.watchers[id] == nil,
+                                                         pending: self.call.pendingOutboundBytes) }.wait()
+                    guard let state, !state.gone else { return }
+                    if state.pending <= Self.maxPendingBytes / 2 { break }
+                    Thread.sleep(forTimeInterval: 0.01)  // a background thread polling the client's progress, for the stream's life
+                }
             }
         }
     }
@@ -186,8 +201,34 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
     func deliver(watchID: Int64, events: [Event], revision: Int64) {
         let store = context.store
         call.eventLoop.execute { [self] in
-            guard !closed, watchers[watchID] != nil else { return }
+            guard !closed, let entry = watchers[watchID] else { return }
+            // A live watcher on a stream that is not being read falls behind: leave the synced set and
+            // resume these very events from history once the client has drained what is queued (etcd's
+            // victim watchers). Memory stays bounded, writes and other watchers never wait for it.
+            if let key = entry.hubKey, call.pendingOutboundBytes > Self.maxPendingBytes, let first = events.first {
+                hub.remove(key)
+                watchers[watchID]?.hubKey = nil
+                resumeWhenDrained(watchID, entry.spec, from: first.kv.modRevision)
+                return
+            }
+            if entry.hubKey == nil && !events.isEmpty && behind.contains(watchID) { return }  // history will resend
             send(watchID: watchID, revision: revision, events: events, store: store)
+        }
+    }
+
+    /// Watchers waiting for their stream to drain before catching up again.
+    private var behind: Set<Int64> = []
+
+    private func resumeWhenDrained(_ id: Int64, _ spec: WatchSpec, from revision: Int64) {
+        behind.insert(id)
+        call.eventLoop.scheduleTask(in: .milliseconds(20)) { [self] in
+            guard !closed, watchers[id] != nil else {
+                behind.remove(id)
+                return
+            }
+            if call.pendingOutboundBytes > Self.maxPendingBytes / 2 { return resumeWhenDrained(id, spec, from: revision) }
+            behind.remove(id)
+            catchUp(id, spec, from: revision)
         }
     }
 
