@@ -117,7 +117,8 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
         if startRevision > 0 && startRevision < store.compactedRevision {
             // etcd: the watcher gets the compacted revision and is canceled.
             watchers.removeValue(forKey: id)
-            return send(watchID: id, revision: current, canceled: true, compactRevision: store.compactedRevision)
+            // Header revision 0 in that answer, as etcd sends it.
+            return send(watchID: id, revision: 0, canceled: true, compactRevision: store.compactedRevision)
         }
         if startRevision == 0 || startRevision > current {
             // From now (or a future revision) on: join the live set atomically with the current revision.
@@ -154,7 +155,7 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
                     let compacted = store.compactedRevision
                     eventLoop.execute {
                         self.watchers.removeValue(forKey: id)
-                        self.send(watchID: id, revision: store.currentRevision, canceled: true, compactRevision: compacted)
+                        self.send(watchID: id, revision: 0, canceled: true, compactRevision: compacted)
                     }
                     return
                 }
