@@ -63,6 +63,12 @@ struct HTTPEndpoints: HTTPResponder {
         # HELP etcd_server_proposals_applied_total The total number of consensus proposals applied.
         # TYPE etcd_server_proposals_applied_total gauge
         etcd_server_proposals_applied_total \(published.applied)
+        # HELP etcd_debugging_mvcc_watcher_total Total number of synced watchers.
+        # TYPE etcd_debugging_mvcc_watcher_total gauge
+        etcd_debugging_mvcc_watcher_total \(context.watches.count)
+        # HELP keel_watch_slow_consumer_resyncs_total Times a watcher left the synced set because its client read too slowly.
+        # TYPE keel_watch_slow_consumer_resyncs_total counter
+        keel_watch_slow_consumer_resyncs_total \(context.watches.slowResyncs.load(ordering: .relaxed))
         # HELP etcd_mvcc_keys_total Total number of keys.
         # TYPE etcd_mvcc_keys_total gauge
         etcd_mvcc_keys_total \(store.indexedKeyCount)

@@ -189,7 +189,7 @@ public final class KeelServer: Sendable {
             store: store, raft: loop, published: published, members: members, clusterID: identity.clusterID,
             memberID: identity.memberID,
             limits: .init(maxRequestBytes: Int(config.maxRequestBytes), maxTxnOps: Int(config.maxTxnOps)),
-            dataDir: config.dataDir, name: config.name, strictReconfigCheck: config.strictReconfigCheck)
+            dataDir: config.dataDir, name: config.name, strictReconfigCheck: config.strictReconfigCheck, watches: watches)
         publisher.context = context
 
         var peerPorts: [Int] = []
@@ -219,7 +219,7 @@ public final class KeelServer: Sendable {
         ClusterServices(context: context).register(into: &grpc)
         AlarmService(context: context).register(into: &grpc)
         HashService(context: context).register(into: &grpc)
-        grpc.register("/etcdserverpb.Watch/Watch", .streaming { call in WatchStream.start(call, context: context, hub: watches) })
+        grpc.register("/etcdserverpb.Watch/Watch", .streaming { call in WatchStream.start(call, context: context, hub: context.watches) })
         var transportConfig = TransportConfiguration(grpc: grpc, http: HTTPEndpoints(context: context))
         transportConfig.http2.maxConcurrentStreams = config.maxConcurrentStreams
         let transport = TransportServer(group: group, configuration: transportConfig)

@@ -20,9 +20,11 @@ final class ServerContext: Sendable {
     let name: String
     let strictReconfigCheck: Bool
     let requestIDs: RequestIDGenerator
+    let watches: WatchHub
 
     init(store: MVCCStore, raft: RaftLoop, published: RaftPublished, members: MemberRegistry, clusterID: UInt64,
-         memberID: UInt64, limits: Limits, dataDir: String, name: String, strictReconfigCheck: Bool) {
+         memberID: UInt64, limits: Limits, dataDir: String, name: String, strictReconfigCheck: Bool, watches: WatchHub) {
+        self.watches = watches
         self.store = store
         self.raft = raft
         self.published = published

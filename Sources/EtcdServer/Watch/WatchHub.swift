@@ -1,3 +1,4 @@
+import Atomics
 import MVCC
 import NIOConcurrencyHelpers
 
@@ -41,6 +42,8 @@ final class WatchHub: Sendable {
     private let nextKey = NIOLockedValueBox<UInt64>(1)
     /// Explicit bound on watchers in the whole server.
     let maxWatchers: Int
+    /// Times a watcher left the synced set because its client read too slowly (for /metrics).
+    let slowResyncs = ManagedAtomic<Int>(0)
 
     init(maxWatchers: Int = 100_000) { self.maxWatchers = maxWatchers }
 

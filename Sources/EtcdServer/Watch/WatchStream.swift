@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import EtcdProto
 import MVCC
+import Atomics
 import NIOCore
 import RPC
 
@@ -28,6 +29,8 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
     /// A stream whose client reads slower than events come: past this many queued bytes its live watchers
     /// leave the synced set (writes never wait for a reader) and resume from history once it drains.
     static let maxPendingBytes = 4 << 20
+    /// Events per response stop at about this many bytes (at a revision boundary).
+    static let maxResponseBytes = 1 << 20
 
     static func start(_ call: ServerCall, context: ServerContext, hub: WatchHub) {
         call.setObserver(WatchStream(call: call, context: context, hub: hub))
@@ -208,12 +211,26 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
             // victim watchers). Memory stays bounded, writes and other watchers never wait for it.
             if let key = entry.hubKey, call.pendingOutboundBytes > Self.maxPendingBytes, let first = events.first {
                 hub.remove(key)
+                hub.slowResyncs.wrappingIncrement(ordering: .relaxed)
                 watchers[watchID]?.hubKey = nil
                 resumeWhenDrained(watchID, entry.spec, from: first.kv.modRevision)
                 return
             }
             if entry.hubKey == nil && !events.isEmpty && behind.contains(watchID) { return }  // history will resend
-            send(watchID: watchID, revision: revision, events: events, store: store)
+            // Responses of about `maxResponseBytes`, split only between revisions (clients refuse
+            // messages over their receive limit, 4 MiB by default in grpc; a catch-up reads far more).
+            var start = 0
+            var bytes = 0
+            for i in events.indices {
+                let e = events[i]
+                if i > start && bytes >= Self.maxResponseBytes && e.kv.modRevision != events[i - 1].kv.modRevision {
+                    send(watchID: watchID, revision: revision, events: Array(events[start..<i]), store: store)
+                    start = i
+                    bytes = 0
+                }
+                bytes += e.kv.key.count + e.kv.value.count + (e.prevKV.map { $0.key.count + $0.value.count } ?? 0) + 32
+            }
+            send(watchID: watchID, revision: revision, events: Array(events[start...]), store: store)
         }
     }
 

@@ -26,6 +26,11 @@ final class WatchProcess {
         try self.init(endpoint: server.endpoint, ["watch"] + arguments, json: json, interactive: false)
     }
 
+    /// Any long-running etcdctl command (e.g. `make-mirror`), drained and reaped the same way.
+    convenience init(endpoint: String, _ arguments: [String]) throws {
+        try self.init(endpoint: endpoint, arguments, json: false, interactive: false)
+    }
+
     /// `etcdctl … watch -i`: watch commands are written to stdin with `send(line:)`.
     static func interactive(_ server: ServerProcess) throws -> WatchProcess {
         try WatchProcess(endpoint: server.endpoint, ["watch", "-i"], json: false, interactive: true)
