@@ -19,6 +19,11 @@
 #   ONLY=etcd|keel (run one server)   SKIP_BUILD=1 (reuse the last build)
 #   SCRATCH=.build-bench (SwiftPM scratch path)   KEEP_WORK=1 (keep logs and data dirs)
 #   FSYNC_PROBES=200 (fdatasync samples per probe; 0 skips the probe)
+#   WATCH=1 (default; 0 skips) for 1 member: the watch fan-out workload after put and range:
+#            WATCH_STREAMS=10 x WATCH_PER_STREAM=100 watchers on the key space's range (over
+#            WATCH_CONNS=1 connections), WATCH_PUTS=20000 puts with the put workload's flags, then
+#            events/s keel vs etcd and put req/s with watchers vs the put workload alone (issue #8)
+#   KEEL=path (a keel binary to run instead of the one just built)
 #   NICE=-10 runs every server and keel-bench at that niceness (needs root): shields a run from
 #            background jobs on a shared machine, equally for both servers (default: unchanged)
 set -euo pipefail
@@ -46,6 +51,12 @@ ONLY=${ONLY:-}
 FSYNC_PROBES=${FSYNC_PROBES:-200}
 READY_TIMEOUT=${READY_TIMEOUT:-60}
 NICE=${NICE:-}
+WATCH=${WATCH:-1}
+WATCH_STREAMS=${WATCH_STREAMS:-10}
+WATCH_PER_STREAM=${WATCH_PER_STREAM:-100}
+WATCH_CONNS=${WATCH_CONNS:-1}
+WATCH_PUTS=${WATCH_PUTS:-20000}
+WATCH_TIMEOUT=${WATCH_TIMEOUT:-120}
 RUN=()
 [[ -n "$NICE" ]] && RUN=(nice -n "$NICE")
 
@@ -54,7 +65,8 @@ for m in $MEMBERS; do
 done
 
 KEEL_SOURCE="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && git diff --quiet HEAD -- Sources Package.swift 2>/dev/null || echo '+uncommitted changes')"
-[[ -n "${SKIP_BUILD:-}" ]] && KEEL_SOURCE="last build (SKIP_BUILD; tree now at $KEEL_SOURCE)"
+[[ -n "${KEEL:-}" ]] && KEEL_SOURCE="the given binary $KEEL"
+[[ -n "${SKIP_BUILD:-}" && -z "${KEEL:-}" ]] && KEEL_SOURCE="last build (SKIP_BUILD; tree now at $KEEL_SOURCE)"
 if [[ -z "${SKIP_BUILD:-}" ]]; then
     echo "== building keel and keel-bench (release)" >&2
     # One --product per invocation: SwiftPM honours only the last one given.
@@ -64,7 +76,7 @@ if [[ -z "${SKIP_BUILD:-}" ]]; then
 fi
 BIN=$(cd "$ROOT" && swift build --scratch-path "$SCRATCH" -c release --show-bin-path)
 BENCH="$BIN/keel-bench"
-KEEL="$BIN/keel"
+KEEL=${KEEL:-$BIN/keel}
 ETCD=${ETCD:-$(command -v etcd)}
 ETCDCTL=${ETCDCTL:-$(command -v etcdctl)}
 
@@ -228,6 +240,10 @@ n = max(1, int(r["total"]))
 r["cpu_leader_us"] = round(leader / tck / n * 1e6, 1)
 r["cpu_follower_us"] = round(followers / tck / n * 1e6 / nf, 1) if nf else None
 r["cpu_bench_us"] = round(float(r.get("cpu_s", 0)) / n * 1e6, 1)
+if r.get("events"):
+    ev = max(1, int(r["events"]))
+    r["cpu_leader_us_per_event"] = round(leader / tck / ev * 1e6, 3)
+    r["cpu_bench_us_per_event"] = round(float(r.get("cpu_s", 0)) / ev * 1e6, 3)
 r["key"] = sys.argv[6]
 print(json.dumps(r))
 PY
@@ -251,6 +267,13 @@ run_server() {
     echo "== $name x$n: range ($RANGE_CONSISTENCY) x$range_total on the leader" >&2
     bench "$n.$name.range" "$leader" range --clients "$clients" --total "$range_total" \
         --key-size "$KEY_SIZE" --key-space "$KEY_SPACE" --consistency "$RANGE_CONSISTENCY"
+    if ((n == 1)) && [[ "$WATCH" == 1 ]]; then
+        echo "== $name x$n: watch: $WATCH_STREAMS streams x $WATCH_PER_STREAM watchers, put x$WATCH_PUTS" >&2
+        bench "$n.$name.watch" "$leader" watch --clients "$clients" --puts "$WATCH_PUTS" \
+            --key-size "$KEY_SIZE" --val-size "$VAL_SIZE" --key-space "$KEY_SPACE" --seed 3 \
+            --streams "$WATCH_STREAMS" --watchers-per-stream "$WATCH_PER_STREAM" \
+            --watch-conns "$WATCH_CONNS" --watch-timeout "$WATCH_TIMEOUT"
+    fi
     if ((n > 1)) && [[ "$SPREAD" == 1 ]]; then
         echo "== $name x$n: put x$SPREAD_TOTAL spread over all members" >&2
         bench "$n.$name.put-all" "$all" put --clients "$clients" --total "$SPREAD_TOTAL" \
@@ -317,11 +340,11 @@ with open(path) as f:
         r = json.loads(line)
         results[r["key"]] = r
 print(f"{'workload':<10} {'server':<6} {'req/s':>10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>7}   cpu µs/req: {'leader':>7} {'follower':>8} {'bench':>6}")
-for w in ["put", "range", "put-all"]:
+for w in ["put", "range", "put-all", "watch"]:
     rows = {s: results.get(f"{n}.{s}.{w}") for s in servers}
     if not any(rows.values()):
         continue
-    label = f"range ({rows[servers[0]]['consistency']})" if w == "range" else w
+    label = f"range ({rows[servers[0]]['consistency']})" if w == "range" else "put+watch" if w == "watch" else w
     for s in servers:
         r = rows[s]
         if not r:
@@ -337,5 +360,31 @@ for w in ["put", "range", "put-all"]:
             ok = ratio >= 2 and k["p99_ms"] <= e["p99_ms"]
             line += f"  -> issue #7 target (>= 2x, p99 no worse): {'met' if ok else 'NOT met'}"
         print(line)
+watch = {s: results.get(f"{n}.{s}.watch") for s in servers}
+if any(watch.values()):
+    print()
+    w0 = next(r for r in watch.values() if r)
+    print(f"watch fan-out: {w0['streams']} streams, {w0['watchers']} watchers on the key range, {w0['total']} puts"
+          f" (put+watch row above); events counted per WatchResponse")
+    print(f"{'server':<6} {'events/s':>11} {'events':>10} {'expected':>10} {'all in':>6} {'responses':>9} {'secs':>6}"
+          f"   {'put/s alone':>11} {'put/s watched':>13} {'with/alone':>10}   cpu µs/event: {'server':>6} {'bench':>6}")
+    rel = {}
+    for s in servers:
+        r, p = watch[s], results.get(f"{n}.{s}.put")
+        if not r:
+            continue
+        alone = p["requests_per_sec"] if p else float("nan")
+        rel[s] = r["requests_per_sec"] / alone if p else float("nan")
+        print(f"{s:<6} {r['events_per_sec']:>11,.0f} {r['events']:>10} {r['events_expected']:>10} {'yes' if r['events_complete'] else 'NO':>6}"
+              f" {r['responses']:>9} {r['events_seconds']:>6.2f}   {alone:>11,.0f} {r['requests_per_sec']:>13,.0f} {rel[s]:>10.2f}"
+              f"                 {r['cpu_leader_us_per_event']:>6.3f} {r['cpu_bench_us_per_event']:>6.3f}")
+    if watch.get("keel") and watch.get("etcd"):
+        k, e = watch["keel"], watch["etcd"]
+        ev = k["events_per_sec"] / e["events_per_sec"] if e["events_per_sec"] else float("nan")
+        ok1 = ev >= 1 and k["events_complete"]
+        ok2 = rel["keel"] >= rel["etcd"]
+        print(f"ratio  events/s keel/etcd {ev:.2f}x -> issue #8 target (>= etcd's, every event delivered): {'met' if ok1 else 'NOT met'}")
+        print(f"       put/s with watchers / alone: keel {rel['keel']:.2f} vs etcd {rel['etcd']:.2f}"
+              f" (keel {rel['keel'] / rel['etcd']:.2f}x etcd's) -> issue #8 target (no worse relative to etcd): {'met' if ok2 else 'NOT met'}")
 PY
 done

@@ -1,6 +1,6 @@
 /// What `keel-bench` was asked to do, parsed from its command line.
 struct BenchOptions: Sendable {
-    enum Operation: String, Sendable { case put, range }
+    enum Operation: String, Sendable { case put, range, watch }
 
     var operation: Operation
     /// `host:port` targets; connection i goes to endpoint i % count.
@@ -24,6 +24,12 @@ struct BenchOptions: Sendable {
     var threads = 1
     var seed: UInt64 = 1
     var json = false
+    /// Watch only: Watch streams, watchers created on each (all on the key space's range), the
+    /// connections the streams are spread over, and how long to wait for the last event.
+    var streams = 10
+    var watchersPerStream = 100
+    var watchConns = 1
+    var watchTimeout = 60
 
     /// Hard limits so a typo cannot ask for absurd amounts of memory or sockets.
     static let maxConns = 1024
@@ -38,7 +44,7 @@ struct UsageError: Error, CustomStringConvertible {
 
 extension BenchOptions {
     static let usage = """
-    usage: keel-bench put|range [flags]
+    usage: keel-bench put|range|watch [flags]
       --endpoint host:port[,host:port...]  target(s) (default 127.0.0.1:2379)
       --conns N          HTTP/2 connections (default 1)
       --clients N        concurrent outstanding requests over all connections (default 1)
@@ -52,6 +58,12 @@ extension BenchOptions {
       --threads N        event-loop threads of the generator (default 1)
       --seed N           random seed (default 1)
       --json             print one JSON line instead of the text report
+    watch: the put workload (--puts/--total, --key-space, --val-size, ...) while watchers on the
+    key space's range count the events they receive:
+      --streams N                Watch streams (default 10)
+      --watchers-per-stream N    watchers created on each stream (default 100)
+      --watch-conns N            HTTP/2 connections the streams are spread over (default 1)
+      --watch-timeout S          seconds to wait for the last event after the puts (default 60)
     """
 
     static func parse(_ arguments: [String]) throws(UsageError) -> BenchOptions {
@@ -84,7 +96,7 @@ extension BenchOptions {
             case "--endpoint", "--endpoints": options.endpoints = try parseEndpoints(try value(flag))
             case "--conns": options.conns = try number(flag, 1...maxConns)
             case "--clients": options.clients = try number(flag, 1...maxClients)
-            case "--total": options.total = try number(flag, 1...Int(Int32.max))
+            case "--total", "--puts": options.total = try number(flag, 1...Int(Int32.max))
             case "--key-size": options.keySize = try number(flag, 1...maxKeySize)
             case "--val-size": options.valueSize = try number(flag, 0...maxValueSize)
             case "--key-space": options.keySpace = try number(flag, 1...Int(Int32.max))
@@ -99,6 +111,10 @@ extension BenchOptions {
             case "--threads": options.threads = try number(flag, 1...64)
             case "--seed": options.seed = UInt64(try number(flag, 0...Int.max))
             case "--json": options.json = true
+            case "--streams": options.streams = try number(flag, 1...maxConns * 100)
+            case "--watchers-per-stream": options.watchersPerStream = try number(flag, 1...100_000)
+            case "--watch-conns": options.watchConns = try number(flag, 1...maxConns)
+            case "--watch-timeout": options.watchTimeout = try number(flag, 1...3600)
             case "-h", "--help": throw UsageError(description: usage)
             default: throw UsageError(description: "unknown flag \(flag)\n\(usage)")
             }

@@ -12,6 +12,8 @@ struct BenchReport: Sendable {
     /// User + system CPU this process spent (connecting included), so scripts can tell the
     /// generator's share of the cores from the server's.
     var cpuSeconds: Double = BenchReport.processCPUSeconds()
+    /// `watch` only: what the watchers received while the puts ran.
+    var watch: WatchSummary?
 
     static func processCPUSeconds() -> Double {
         var usage = rusage()
@@ -32,8 +34,8 @@ struct BenchReport: Sendable {
 
     var text: String {
         var lines: [String] = []
-        let what = options.operation == .put
-            ? "put: key \(options.keySize) B, value \(options.valueSize) B, key space \(options.keySpace)"
+        let what = options.operation != .range
+            ? "\(options.operation == .watch ? "watch + " : "")put: key \(options.keySize) B, value \(options.valueSize) B, key space \(options.keySpace)"
             : "range (\(options.serializable ? "serializable" : "linearizable")): key \(options.fixedKey?.count ?? options.keySize) B"
         lines.append(what)
         lines.append("  \(options.conns) conns, \(options.clients) clients, \(completed) requests in \(format(seconds, decimals: 3)) s")
@@ -42,6 +44,14 @@ struct BenchReport: Sendable {
         lines.append("  latency ms    p50 \(millis(histogram.percentile(0.5)))  p90 \(millis(histogram.percentile(0.9)))"
                      + "  p99 \(millis(histogram.percentile(0.99)))  max \(millis(histogram.maxMicros))"
                      + "  mean \(format(histogram.meanMicros / 1000, decimals: 3))")
+        if let watch {
+            lines.append("  watchers      \(watch.watchers) (\(options.streams) streams x \(options.watchersPerStream), \(options.watchConns) conns),"
+                         + " created in \(format(watch.createSeconds, decimals: 3)) s")
+            lines.append("  events        \(watch.events) of \(watch.expected) expected in \(watch.responses) responses,"
+                         + " \(format(watch.seconds, decimals: 3)) s from the first put to the last event")
+            lines.append("  events/sec    \(format(watch.eventsPerSecond, decimals: 1))  (all arrived: \(watch.complete ? "yes" : "NO"))")
+            lines.append("  watch errors  \(watch.errors)\(watch.firstError.map { " (first: \($0))" } ?? "")")
+        }
         lines.append("  cpu           \(format(cpuSeconds, decimals: 3)) s (keel-bench itself, user + system)")
         return lines.joined(separator: "\n")
     }
@@ -59,7 +69,15 @@ struct BenchReport: Sendable {
             ("p99_ms", millis(histogram.percentile(0.99))), ("max_ms", millis(histogram.maxMicros)),
             ("cpu_s", format(cpuSeconds, decimals: 3)),
             ("first_error", firstError.map(quoted) ?? "null"),
-        ]
+        ] + (watch.map { w in [
+            ("streams", "\(options.streams)"), ("watchers", "\(w.watchers)"),
+            ("create_seconds", format(w.createSeconds, decimals: 4)),
+            ("events", "\(w.events)"), ("events_expected", "\(w.expected)"), ("responses", "\(w.responses)"),
+            ("events_seconds", format(w.seconds, decimals: 4)),
+            ("events_per_sec", format(w.eventsPerSecond, decimals: 1)),
+            ("events_complete", w.complete ? "true" : "false"), ("watch_errors", "\(w.errors)"),
+            ("watch_first_error", w.firstError.map(quoted) ?? "null"),
+        ] } ?? [])
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
 
@@ -75,6 +93,21 @@ struct BenchReport: Sendable {
         }
         return out + "\""
     }
+}
+
+/// What the watchers of a `watch` run received.
+struct WatchSummary: Sendable {
+    var watchers = 0
+    var createSeconds = 0.0
+    var events = 0
+    var expected = 0
+    var responses = 0
+    /// From the first put to the last event received.
+    var seconds = 0.0
+    var complete = false
+    var errors = 0
+    var firstError: String?
+    var eventsPerSecond: Double { seconds > 0 ? Double(events) / seconds : 0 }
 }
 
 /// Fixed-point formatting without Foundation.

@@ -33,10 +33,17 @@ enum BenchRun {
         defer { for channel in channels { channel.close(promise: nil) } }  // before the group shuts down
 
         let template: RequestTemplate = switch options.operation {
-        case .put: .put(keySize: options.keySize, valueSize: options.valueSize, seed: options.seed)
+        case .put, .watch: .put(keySize: options.keySize, valueSize: options.valueSize, seed: options.seed)
         case .range: .range(keySize: options.fixedKey?.count ?? options.keySize, serializable: options.serializable)
         }
         let endpoint = options.endpoints[0]
+        var trackers: [NIOLoopBound<WatchTracker>] = []
+        var createSeconds = 0.0
+        if options.operation == .watch {
+            let openedAt = NIODeadline.now().uptimeNanoseconds
+            trackers = try await openWatchers(options, loops: loops, channels: &channels)
+            createSeconds = Double(NIODeadline.now().uptimeNanoseconds - openedAt) / 1e9
+        }
         let headers = HTTP2Headers([
             (":method", "POST"), (":scheme", "http"), (":path", template.path),
             (":authority", "\(endpoint.host):\(endpoint.port)"),
@@ -100,8 +107,85 @@ enum BenchRun {
         }
         // Keep the workers (and their clients) alive until every result is in.
         withExtendedLifetime(workers) {}
-        return BenchReport(options: options, seconds: Double(finishedAt - startedAt) / 1e9,
-                           histogram: histogram, errors: errors, firstError: firstError)
+        var report = BenchReport(options: options, seconds: Double(finishedAt - startedAt) / 1e9,
+                                 histogram: histogram, errors: errors, firstError: firstError)
+        if !trackers.isEmpty {
+            report.watch = try await collectEvents(trackers, puts: Int(histogram.count), startedAt: startedAt,
+                                                   timeout: .seconds(Int64(options.watchTimeout)))
+            report.watch?.createSeconds = createSeconds
+            report.cpuSeconds = BenchReport.processCPUSeconds()  // the event counting included
+        }
+        return report
+    }
+
+    /// Opens the watch streams (stream i on watch connection i % watchConns) with their watchers on
+    /// [key 0, key space - 1], and returns once the server has confirmed every one.
+    private static func openWatchers(_ options: BenchOptions, loops: [EventLoop],
+                                     channels: inout [Channel]) async throws -> [NIOLoopBound<WatchTracker>] {
+        var connections: [HTTP2Connection] = []
+        for index in 0..<options.watchConns {
+            let loop = loops[index % loops.count]
+            let endpoint = options.endpoints[index % options.endpoints.count]
+            let (channel, connection) = try await connect(host: endpoint.host, port: endpoint.port, on: loop)
+            channels.append(channel)
+            connections.append(connection)
+        }
+        let endpoint = options.endpoints[0]
+        let headers = HTTP2Headers([
+            (":method", "POST"), (":scheme", "http"), (":path", "/etcdserverpb.Watch/Watch"),
+            (":authority", "\(endpoint.host):\(endpoint.port)"),
+            ("content-type", "application/grpc"), ("te", "trailers"), ("user-agent", "keel-bench"),
+        ])
+        // Every benchmark key is in [first, last]: the range is [first, last + "\0").
+        let first = KeyFormat.key(0, size: options.keySize)
+        let rangeEnd = KeyFormat.key(options.keySpace - 1, size: options.keySize) + [0]
+        let creates = WatchRequestPacking.creates(key: first, rangeEnd: rangeEnd, count: options.watchersPerStream)
+        var trackers: [NIOLoopBound<WatchTracker>] = []
+        for (loopIndex, loop) in loops.enumerated() {
+            let tracker = try await loop.submit {
+                let tracker = WatchTracker(eventLoop: loop)
+                for stream in 0..<options.streams where (stream % options.watchConns) % loops.count == loopIndex {
+                    tracker.open(connection: connections[stream % options.watchConns], headers: headers,
+                                 creates: creates, count: options.watchersPerStream)
+                }
+                return NIOLoopBound(tracker, eventLoop: loop)
+            }.get()
+            trackers.append(tracker)
+        }
+        for tracker in trackers {
+            try await tracker.eventLoop.flatSubmit {
+                tracker.value.waitCreated(timeout: .seconds(Int64(options.watchTimeout)))
+            }.get()
+        }
+        return trackers
+    }
+
+    /// After the puts: waits for every event (or the timeout), then closes the watch streams.
+    private static func collectEvents(_ trackers: [NIOLoopBound<WatchTracker>], puts: Int, startedAt: UInt64,
+                                      timeout: TimeAmount) async throws -> WatchSummary {
+        var summary = WatchSummary()
+        summary.complete = true
+        for tracker in trackers {
+            try await tracker.eventLoop.flatSubmit { tracker.value.waitEvents(puts: puts, timeout: timeout) }.get()
+        }
+        var lastEventAt = startedAt
+        for tracker in trackers {
+            let part = try await tracker.eventLoop.submit {
+                let t = tracker.value
+                defer { t.closeAll() }
+                return (t.watchers, t.events, t.responses, t.lastEventAt, t.complete, t.errors, t.firstError)
+            }.get()
+            summary.watchers += part.0
+            summary.events += part.1
+            summary.responses += part.2
+            lastEventAt = max(lastEventAt, part.3)
+            summary.complete = summary.complete && part.4
+            summary.errors += part.5
+            if summary.firstError == nil { summary.firstError = part.6 }
+        }
+        summary.expected = puts * summary.watchers
+        summary.seconds = Double(lastEventAt - startedAt) / 1e9
+        return summary
     }
 
     private static func connect(host: String, port: Int, on loop: EventLoop) async throws -> (Channel, HTTP2Connection) {
