@@ -189,7 +189,9 @@ public final class KeelServer: Sendable {
             store: store, raft: loop, published: published, members: members, clusterID: identity.clusterID,
             memberID: identity.memberID,
             limits: .init(maxRequestBytes: Int(config.maxRequestBytes), maxTxnOps: Int(config.maxTxnOps)),
-            dataDir: config.dataDir, name: config.name, strictReconfigCheck: config.strictReconfigCheck, watches: watches)
+            dataDir: config.dataDir, name: config.name, strictReconfigCheck: config.strictReconfigCheck, watches: watches,
+            watchProgressInterval: .nanoseconds(max(Int64(config.watchProgressNotifyInterval.components.seconds) * 1_000_000_000
+                + config.watchProgressNotifyInterval.components.attoseconds / 1_000_000_000, 1_000_000)))
         publisher.context = context
 
         var peerPorts: [Int] = []

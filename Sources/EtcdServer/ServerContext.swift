@@ -1,4 +1,5 @@
 import KeelConfig
+import NIOCore
 import MVCC
 import Raft
 
@@ -21,10 +22,14 @@ final class ServerContext: Sendable {
     let strictReconfigCheck: Bool
     let requestIDs: RequestIDGenerator
     let watches: WatchHub
+    /// --experimental-watch-progress-notify-interval.
+    let watchProgressInterval: TimeAmount
 
     init(store: MVCCStore, raft: RaftLoop, published: RaftPublished, members: MemberRegistry, clusterID: UInt64,
-         memberID: UInt64, limits: Limits, dataDir: String, name: String, strictReconfigCheck: Bool, watches: WatchHub) {
+         memberID: UInt64, limits: Limits, dataDir: String, name: String, strictReconfigCheck: Bool, watches: WatchHub,
+         watchProgressInterval: TimeAmount) {
         self.watches = watches
+        self.watchProgressInterval = watchProgressInterval
         self.store = store
         self.raft = raft
         self.published = published

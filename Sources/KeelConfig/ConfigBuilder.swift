@@ -159,6 +159,7 @@ enum ConfigBuilder {
             grpcKeepAliveMinTime: f.value("grpc-keepalive-min-time").duration,
             grpcKeepAliveInterval: f.value("grpc-keepalive-interval").duration,
             grpcKeepAliveTimeout: f.value("grpc-keepalive-timeout").duration,
+            watchProgressNotifyInterval: f.value("experimental-watch-progress-notify-interval").duration,
             initialAdvertisePeerURLs: advertisePeer,
             advertiseClientURLs: advertiseClient,
             initialCluster: initialCluster,

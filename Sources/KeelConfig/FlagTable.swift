@@ -271,7 +271,8 @@ enum FlagTable {
         FlagSpec(name: "experimental-peer-skip-client-san-verification", kind: .bool, defaultText: "false",
                  section: .experimental, support: .refuseWhenChanged(tls),
                  usage: "Skip verification of SAN field in client certificate for peer connections."),
-        experimentalFlag("experimental-watch-progress-notify-interval", .duration, "10m", "Duration of periodic watch progress notifications."),
+        FlagSpec(name: "experimental-watch-progress-notify-interval", kind: .duration, defaultText: "10m", section: .experimental,
+                 support: .implemented, usage: "Duration of periodic watch progress notifications."),
         experimentalFlag("experimental-warning-apply-duration", .duration, "100ms", "Time duration after which a warning is generated if request takes more time."),
     ]
 

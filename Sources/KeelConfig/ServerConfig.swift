@@ -37,6 +37,8 @@ public struct ServerConfig: Sendable, Equatable {
     public var grpcKeepAliveMinTime: Duration
     public var grpcKeepAliveInterval: Duration
     public var grpcKeepAliveTimeout: Duration
+    /// How often watchers created with progress_notify hear the current revision when idle.
+    public var watchProgressNotifyInterval: Duration
 
     // Clustering
     public var initialAdvertisePeerURLs: [EtcdURL]

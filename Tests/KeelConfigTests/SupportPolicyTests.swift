@@ -49,7 +49,7 @@ import Testing
     @Test(arguments: [
         "--backend-batch-interval=10ms", "--backend-batch-limit=5", "--grpc-keepalive-min-time=1s",
         "--experimental-initial-corrupt-check", "--experimental-compaction-batch-limit=5",
-        "--experimental-watch-progress-notify-interval=1m", "--enable-pprof", "--enable-v2", "--unsafe-no-fsync",
+        "--enable-pprof", "--enable-v2", "--unsafe-no-fsync",
         "--log-package-levels=etcdserver=DEBUG", "--metrics=extensive",
         "--logger=zap", "--enable-grpc-gateway=false", "--cors=http://a.example:80", "--host-whitelist=a.example",
         "--bcrypt-cost=12", "--auth-token-ttl=60",

@@ -10,6 +10,8 @@ struct WatchSpec: Sendable {
     let noPut: Bool
     let noDelete: Bool
     let prevKV: Bool
+    /// Hear the current revision every progress interval when no events came (progress_notify).
+    let progressNotify: Bool
 
     func wants(_ e: Event) -> Bool {
         if e.kind == .put && noPut { return false }

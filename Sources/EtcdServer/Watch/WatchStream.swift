@@ -66,7 +66,8 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
                             if c.filters[i] == ETCDSERVERPB__WATCH_CREATE_REQUEST__FILTER_TYPE__NODELETE { noDelete = true }
                         }
                         let spec = WatchSpec(key: key, rangeEnd: rangeEnd, span: KeySpan(key: key, rangeEnd: rangeEnd),
-                                             noPut: noPut, noDelete: noDelete, prevKV: c.prev_kv != 0)
+                                             noPut: noPut, noDelete: noDelete, prevKV: c.prev_kv != 0,
+                                             progressNotify: c.progress_notify != 0)
                         return .create(spec, startRevision: c.start_revision, watchID: c.watch_id)
                     case ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CANCEL_REQUEST:
                         return .cancel(m.pointee.cancel_request.pointee.watch_id)
@@ -94,6 +95,8 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
     private func shutDown() {
         guard !closed else { return }
         closed = true
+        progressTask?.cancel()
+        progressTask = nil
         for case let key? in watchers.values.map(\.hubKey) { hub.remove(key) }
         watchers.removeAll()
     }
@@ -114,6 +117,7 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
                         reason: "etcdserver: too many watchers on this stream")
         }
         watchers[id] = Entry(spec: spec, hubKey: nil)
+        if spec.progressNotify && progressTask == nil { startProgressNotifications() }
         let store = context.store
         let current = store.currentRevision
         send(watchID: id, revision: current, created: true)
@@ -234,6 +238,26 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
         }
     }
 
+    // MARK: Progress notifications
+
+    private var progressTask: RepeatedTask?
+    /// Watchers that were sent events since the last progress tick (they need no notification).
+    private var sentSinceTick: Set<Int64> = []
+
+    /// etcd's progress ticker: every interval, each synced progress_notify watcher that got no events
+    /// since the last tick is told the current revision (an empty response with its watch id).
+    private func startProgressNotifications() {
+        let interval = context.watchProgressInterval
+        progressTask = call.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
+            guard !closed else { return }
+            let revision = context.store.currentRevision
+            for (id, entry) in watchers where entry.spec.progressNotify && entry.hubKey != nil && !sentSinceTick.contains(id) {
+                send(watchID: id, revision: revision)
+            }
+            sentSinceTick.removeAll(keepingCapacity: true)
+        }
+    }
+
     /// Watchers waiting for their stream to drain before catching up again.
     private var behind: Set<Int64> = []
 
@@ -254,6 +278,7 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
                       compactRevision: Int64 = 0, reason: String? = nil, events: [Event] = [], store: MVCCStore? = nil) {
         let header = context.header(revision: revision)
         let wantsPrev = !events.isEmpty && watchers[watchID]?.spec.prevKV == true
+        if !events.isEmpty && progressTask != nil { sentSinceTick.insert(watchID) }
         call.sendMessage { builder in
             let m = builder.arena.message(etcdserverpb__watch_response__init)
             m.pointee.header = builder.header(header)
