@@ -1,7 +1,12 @@
+import CProtobufC
+import EtcdProto
+import EtcdServer
 import Foundation
+import MVCC
 import NIOCore
 import NIOPosix
 import RPC
+import Synchronization
 import XCTest
 
 #if canImport(Glibc)
@@ -163,4 +168,85 @@ final class PythonWatcher {
     }
 
     deinit { kill() }
+}
+
+/// Fragmenting: a watcher that asks for fragments gets one revision larger than --max-request-bytes in
+/// several responses, all but the last marked `fragment`; without asking, the revision stays whole.
+final class WatchFragmentTests: XCTestCase {
+    func testOneLargeRevisionIsFragmentedOnlyWhenAsked() async throws {
+        let scratch = try ScratchDirectory(label: "watch-fragment")
+        let server = try ServerProcess.start(.keel, dataDir: scratch.child("data"), extraFlags: ["--max-request-bytes", "1048576"])
+        defer { server.stop() }
+        let value = [UInt8](repeating: 0x62, count: 400 << 10)
+        let client = try await DurabilityClient.connect(server)
+        for i in 0..<6 { _ = try await client.put(Array("frag/\(i)".utf8), value) }
+        await client.close()
+
+        let connection = try await GRPCClientConnection.connect(host: "127.0.0.1", port: Int(server.ports.client),
+                                                                group: MultiThreadedEventLoopGroup.singleton)
+        let responses = ResponseLog()
+        let call = try await connection.makeCall("/etcdserverpb.Watch/Watch") { message in
+            responses.append(message)
+        }.get()
+        for (id, fragment) in [(Int64(1), true), (Int64(2), false)] {
+            call.send(ByteBuffer(bytes: Self.createRequest(watchID: id, prefix: "frag/", fragment: fragment)))
+        }
+        let bothCreated = try await responses.wait { $0.filter(\.created).count == 2 }
+        XCTAssertTrue(bothCreated)
+        try Etcdctl(server).succeed(["del", "frag/", "--prefix"])  // one revision, six deletes with 400 KiB prev_kvs
+        let allDeletes = try await responses.wait { log in
+            [1, 2].allSatisfy { id in log.filter { $0.watchID == id }.reduce(0) { $0 + $1.events } == 6 }
+        }
+        XCTAssertTrue(allDeletes, "\(responses.all)")
+        let fragmented = responses.all.filter { $0.watchID == 1 && $0.events > 0 }
+        XCTAssertGreaterThan(fragmented.count, 1, "the 2.4 MB revision came in pieces: \(fragmented)")
+        XCTAssertEqual(fragmented.map(\.fragment), Array(repeating: true, count: fragmented.count - 1) + [false])
+        let whole = responses.all.filter { $0.watchID == 2 && $0.events > 0 }
+        XCTAssertEqual(whole.count, 1, "without fragment the revision is one response: \(whole)")
+        call.cancel()
+        await connection.close()
+    }
+
+    static func createRequest(watchID: Int64, prefix: String, fragment: Bool) -> [UInt8] {
+        let arena = ProtoArena()
+        let create = arena.message(etcdserverpb__watch_create_request__init)
+        create.pointee.key = arena.binary(Array(prefix.utf8))
+        create.pointee.range_end = arena.binary(prefixRangeEnd(Array(prefix.utf8)))
+        create.pointee.prev_kv = 1
+        create.pointee.watch_id = watchID
+        create.pointee.fragment = fragment ? 1 : 0
+        var request = Etcdserverpb__WatchRequest()
+        etcdserverpb__watch_request__init(&request)
+        request.request_union_case = ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST
+        request.create_request = create
+        return withExtendedLifetime(arena) { ProtoCodec.packed(&request) }
+    }
+}
+
+/// Watch responses reduced to what the fragment test looks at.
+final class ResponseLog: Sendable {
+    struct Response: Sendable { var watchID: Int64; var created: Bool; var fragment: Bool; var events: Int }
+    private let state = Mutex([Response]())
+
+    func append(_ message: ByteBuffer) {
+        let r = message.withUnsafeReadableBytes { raw -> Response? in
+            guard let m = UnpackedMessage(etcdserverpb__watch_response__init, bytes: raw) else { return nil }
+            return m.withMessage { p in
+                Response(watchID: p.pointee.watch_id, created: p.pointee.created != 0, fragment: p.pointee.fragment != 0,
+                         events: p.pointee.n_events)
+            }
+        }
+        if let r { state.withLock { $0.append(r) } }
+    }
+
+    var all: [Response] { state.withLock { $0 } }
+
+    func wait(timeout: Double = 15, _ condition: ([Response]) -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition(all) { return true }
+            try await Task.sleep(for: .milliseconds(20))  // responses arrive on the client's event loop
+        }
+        return false
+    }
 }

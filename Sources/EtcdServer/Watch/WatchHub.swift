@@ -12,6 +12,8 @@ struct WatchSpec: Sendable {
     let prevKV: Bool
     /// Hear the current revision every progress interval when no events came (progress_notify).
     let progressNotify: Bool
+    /// The client reassembles fragments: a revision too large for one response may be split.
+    let fragment: Bool
 
     func wants(_ e: Event) -> Bool {
         if e.kind == .put && noPut { return false }

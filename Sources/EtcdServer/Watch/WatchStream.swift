@@ -67,7 +67,7 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
                         }
                         let spec = WatchSpec(key: key, rangeEnd: rangeEnd, span: KeySpan(key: key, rangeEnd: rangeEnd),
                                              noPut: noPut, noDelete: noDelete, prevKV: c.prev_kv != 0,
-                                             progressNotify: c.progress_notify != 0)
+                                             progressNotify: c.progress_notify != 0, fragment: c.fragment != 0)
                         return .create(spec, startRevision: c.start_revision, watchID: c.watch_id)
                     case ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CANCEL_REQUEST:
                         return .cancel(m.pointee.cancel_request.pointee.watch_id)
@@ -223,18 +223,26 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
             if entry.hubKey == nil && !events.isEmpty && behind.contains(watchID) { return }  // history will resend
             // Responses of about `maxResponseBytes`, split only between revisions (clients refuse
             // messages over their receive limit, 4 MiB by default in grpc; a catch-up reads far more).
+            // A watcher that asked for fragments also gets one revision larger than --max-request-bytes
+            // in pieces, all but the last marked `fragment` (etcd's rule; clients reassemble them).
+            let fragmentBytes = entry.spec.fragment ? context.limits.maxRequestBytes : Int.max
+            var events = events
+            if entry.spec.prevKV {
+                for i in events.indices where events[i].prevKV == nil { events[i].prevKV = Self.previous(events[i], store) }
+            }
             var start = 0
             var bytes = 0
             for i in events.indices {
                 let e = events[i]
-                if i > start && bytes >= Self.maxResponseBytes && e.kv.modRevision != events[i - 1].kv.modRevision {
-                    send(watchID: watchID, revision: revision, events: Array(events[start..<i]), store: store)
+                let sameRevision = i > start && e.kv.modRevision == events[i - 1].kv.modRevision
+                if i > start && ((bytes >= Self.maxResponseBytes && !sameRevision) || bytes >= fragmentBytes) {
+                    send(watchID: watchID, revision: revision, fragment: sameRevision, events: Array(events[start..<i]))
                     start = i
                     bytes = 0
                 }
-                bytes += e.kv.key.count + e.kv.value.count + (e.prevKV.map { $0.key.count + $0.value.count } ?? 0) + 32
+                bytes += Self.approximateSize(e)
             }
-            send(watchID: watchID, revision: revision, events: Array(events[start...]), store: store)
+            send(watchID: watchID, revision: revision, events: Array(events[start...]))
         }
     }
 
@@ -274,8 +282,12 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
         }
     }
 
+    static func approximateSize(_ e: Event) -> Int {
+        e.kv.key.count + e.kv.value.count + (e.prevKV.map { $0.key.count + $0.value.count } ?? 0) + 32
+    }
+
     private func send(watchID: Int64, revision: Int64, created: Bool = false, canceled: Bool = false,
-                      compactRevision: Int64 = 0, reason: String? = nil, events: [Event] = [], store: MVCCStore? = nil) {
+                      compactRevision: Int64 = 0, reason: String? = nil, fragment: Bool = false, events: [Event] = []) {
         let header = context.header(revision: revision)
         let wantsPrev = !events.isEmpty && watchers[watchID]?.spec.prevKV == true
         if !events.isEmpty && progressTask != nil { sentSinceTick.insert(watchID) }
@@ -286,6 +298,7 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
             m.pointee.created = created ? 1 : 0
             m.pointee.canceled = canceled ? 1 : 0
             m.pointee.compact_revision = compactRevision
+            m.pointee.fragment = fragment ? 1 : 0
             if let reason { m.pointee.cancel_reason = builder.arena.cString(reason) }
             if !events.isEmpty {
                 let list = builder.arena.pointerArray(of: Mvccpb__Event.self, count: events.count)
@@ -293,7 +306,7 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
                     let p = builder.arena.message(mvccpb__event__init)
                     p.pointee.type = e.kind == .put ? MVCCPB__EVENT__EVENT_TYPE__PUT : MVCCPB__EVENT__EVENT_TYPE__DELETE
                     p.pointee.kv = builder.keyValue(e.kv)
-                    if wantsPrev, let prev = e.prevKV ?? Self.previous(e, store) { p.pointee.prev_kv = builder.keyValue(prev) }
+                    if wantsPrev, let prev = e.prevKV { p.pointee.prev_kv = builder.keyValue(prev) }
                     list[i] = p
                 }
                 m.pointee.n_events = events.count
@@ -305,8 +318,7 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
 
     /// prev_kv for a live event: the key as of the revision before (the applier does not read it for
     /// every write; only watchers that ask pay for it).
-    private static func previous(_ e: Event, _ store: MVCCStore?) -> KeyValue? {
-        guard let store else { return nil }
+    private static func previous(_ e: Event, _ store: MVCCStore) -> KeyValue? {
         let r = try? store.range(RangeRequest(key: e.kv.key, revision: e.kv.modRevision - 1))
         return r?.kvs.first
     }
