@@ -36,6 +36,34 @@ final class WatchBehaviourTests: XCTestCase {
         XCTAssertEqual(String(tail), "PUT\nf/a\n1\nPUT\nf/b\n2\nDELETE\nf/a\n\n")
     }
 
+    /// A follower that falls so far behind that it catches up by snapshot replaces its store: its
+    /// watchers resume from the new store's history and still see every event, in order, once.
+    func testWatchersOnAFollowerSurviveASnapshotInstall() async throws {
+        let cluster = try KeelCluster(size: 3, extraFlags: ["--snapshot-count", "20"])
+        defer { cluster.stopAll() }
+        let leader = try cluster.awaitLeader()
+        let followerIndex = (leader + 1) % 3
+        let follower = cluster.members[followerIndex].process!
+        let watch = try WatchProcess(follower, ["--prefix", "snap/"])
+        defer { watch.stop() }
+        let ctl = Etcdctl(endpoint: cluster.members[leader].endpoint)
+        XCTAssertTrue(try probe(ctl, watch, key: "snap/probe"))
+        // Paused, the follower stops acknowledging; past Raft's 256 in-flight appends the leader stops
+        // sending, compacts its log behind snapshots, and must send a snapshot once the follower is back.
+        kill(follower.pid, SIGSTOP)
+        let total = 400
+        let client = try await DurabilityClient.connect(cluster.members[leader].process!)
+        for i in 0..<total { _ = try await client.put(Array("snap/k\(i)".utf8), Array("v\(i)".utf8)) }
+        await client.close()
+        kill(follower.pid, SIGCONT)
+        XCTAssertTrue(watch.waitForStdout(containing: "PUT\nsnap/k\(total - 1)\nv\(total - 1)\n", timeoutSeconds: 20),
+                      watch.transcript)
+        XCTAssertTrue(follower.log.contains("applied incoming snapshot"), "the follower caught up by snapshot")
+        let out = watch.stdout
+        let tail = String(out[out.range(of: "PUT\nsnap/k0\n")!.lowerBound...])
+        XCTAssertEqual(tail, (0..<total).map { "PUT\nsnap/k\($0)\nv\($0)\n" }.joined())
+    }
+
     /// `etcdctl make-mirror` copies one cluster to another with a Range at a revision, then a Watch from
     /// the next revision: existing keys and later writes both arrive.
     func testMakeMirrorCopiesExistingAndLaterKeys() throws {

@@ -212,6 +212,7 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
     }
 
     private func installSnapshot(index: UInt64, image: String) {
+        let previousRevision = store.currentRevision
         do {
             try store.restore(fromImage: image)
             try members.load(from: store.backend)
@@ -225,6 +226,7 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
         published.setApplied(max(index, store.consistentIndex))
         logger.info("applied incoming snapshot", metadata: ["index": "\(index)", "consistent-index": "\(store.consistentIndex)"])
         onMembershipChange(.restored)
+        watches.storeRestored(previousRevision: previousRevision)
         reads.applied(published.applied)
     }
 

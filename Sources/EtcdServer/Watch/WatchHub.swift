@@ -26,6 +26,9 @@ struct WatchSpec: Sendable {
 protocol WatchSink: AnyObject, Sendable {
     /// Events for `watchID`, whole revisions, in order; `revision` is the store revision they were read at.
     func deliver(watchID: Int64, events: [Event], revision: Int64)
+    /// The store was replaced by a snapshot image: the watcher (already out of the synced set) must catch
+    /// up again from history, from `revision` on.
+    func resync(watchID: Int64, from revision: Int64)
 }
 
 /// The server's synced watchers: those that have seen every revision up to the store's current one and
@@ -65,6 +68,17 @@ final class WatchHub: Sendable {
 
     func remove(_ key: UInt64) {
         _ = watchers.withLockedValue { $0.removeValue(forKey: key) }
+    }
+
+    /// Applier thread, after a snapshot image replaced the store: every synced watcher leaves the set and
+    /// catches up from the new store's history, from the first revision it had not been sent (etcd moves
+    /// all watchers to unsynced on restore; what the image no longer holds ends them as compacted).
+    func storeRestored(previousRevision: Int64) {
+        let all = watchers.withLockedValue { w in
+            defer { w.removeAll() }
+            return Array(w.values)
+        }
+        for w in all { w.sink.resync(watchID: w.watchID, from: max(w.minRevision, previousRevision + 1)) }
     }
 
     /// Applier thread, after the batch is published: hands each watcher its events, whole revisions.

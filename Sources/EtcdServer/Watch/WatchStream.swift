@@ -266,6 +266,14 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
         }
     }
 
+    func resync(watchID: Int64, from revision: Int64) {
+        call.eventLoop.execute { [self] in
+            guard !closed, let entry = watchers[watchID] else { return }
+            watchers[watchID]?.hubKey = nil
+            catchUp(watchID, entry.spec, from: revision)
+        }
+    }
+
     /// Watchers waiting for their stream to drain before catching up again.
     private var behind: Set<Int64> = []
 
