@@ -8,7 +8,7 @@
 # per member count, a table with the ratio keel/etcd, the CPU each process spent per request,
 # the disk's fdatasync cost and the machine.
 #
-# Environment knobs (the defaults finish in about two minutes on 2 cores, build excluded):
+# Environment knobs (the defaults finish in about 2.5 minutes on 2 cores, build excluded):
 #   MEMBERS="1 3"          member counts to run, in order (e.g. MEMBERS=3)
 #   CONNS=16 KEY_SIZE=8 VAL_SIZE=256 KEY_SPACE=100000 THREADS=1 RANGE_CONSISTENCY=l
 #   1 member:  CLIENTS=256 PUT_TOTAL=200000 RANGE_TOTAL=100000
