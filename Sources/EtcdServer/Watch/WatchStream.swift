@@ -119,23 +119,24 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
         watchers[id] = Entry(spec: spec, hubKey: nil)
         if spec.progressNotify && progressTask == nil { startProgressNotifications() }
         let store = context.store
-        let current = store.currentRevision
-        send(watchID: id, revision: current, created: true)
         if startRevision > 0 && startRevision < store.compactedRevision {
-            // etcd: the watcher gets the compacted revision and is canceled.
+            // etcd: created, then canceled with the compacted revision (header revision 0 in that answer).
             watchers.removeValue(forKey: id)
-            // Header revision 0 in that answer, as etcd sends it.
+            send(watchID: id, revision: store.currentRevision, created: true)
             return send(watchID: id, revision: 0, canceled: true, compactRevision: store.compactedRevision)
         }
-        if startRevision == 0 || startRevision > current {
-            // From now (or a future revision) on: join the live set atomically with the current revision.
-            let hub = self.hub
-            let key: UInt64? = store.withConsistentRevision { rev in
-                hub.add(WatchHub.Watcher(watchID: id, spec: spec, minRevision: max(startRevision, rev + 1), sink: self))
-            }
-            register(id, key)
-            return
+        // From now (start 0) or from a revision not yet written: join the live set under the store's read
+        // lock, at the very revision announced in the created response, so no write can fall in between.
+        // A start at or below the current revision catches up from history first.
+        let hub = self.hub
+        var announced: Int64 = 0
+        let joined: UInt64?? = store.withConsistentRevision { rev in
+            announced = rev
+            guard startRevision == 0 || startRevision > rev else { return nil }
+            return .some(hub.add(WatchHub.Watcher(watchID: id, spec: spec, minRevision: max(startRevision, rev + 1), sink: self)))
         }
+        send(watchID: id, revision: announced, created: true)
+        if let joined { return register(id, joined) }
         catchUp(id, spec, from: startRevision)
     }
 
