@@ -202,7 +202,15 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
         let results = store.applyBatch(ops, term: lastTerm)
         precondition(results.count == ops.count, "applyBatch must answer every entry")
         published.setApplied(max(last, store.consistentIndex))
-        for r in results where !r.events.isEmpty { watches.notify(r.events, revision: r.revision) }
+        // One notification per applied batch, not per entry: each watcher then gets one response (one
+        // event-loop hop) for all the revisions it covers, as etcd batches its watch responses.
+        var batchEvents: [Event] = []
+        var batchRevision: Int64 = 0
+        for r in results where !r.events.isEmpty {
+            batchEvents.append(contentsOf: r.events)
+            batchRevision = max(batchRevision, r.revision)
+        }
+        if !batchEvents.isEmpty { watches.notify(batchEvents, revision: batchRevision) }
         for (i, id) in ids.enumerated() where id != 0 {
             waiters.complete(id, .applied(results[i]))
         }
