@@ -206,7 +206,7 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
         // event-loop hop) for all the revisions it covers, as etcd batches its watch responses.
         var batchEvents: [Event] = []
         var batchRevision: Int64 = 0
-        for r in results where !r.events.isEmpty {
+        for r in results where !r.events.isEmpty && !watches.isEmpty {
             batchEvents.append(contentsOf: r.events)
             batchRevision = max(batchRevision, r.revision)
         }

@@ -55,6 +55,9 @@ final class WatchHub: Sendable {
     init(maxWatchers: Int = 100_000) { self.maxWatchers = maxWatchers }
 
     var count: Int { watchers.withLockedValue { $0.count } }
+    /// Read by the applier on every batch without taking the lock: no watchers, nothing to gather.
+    private let live = ManagedAtomic<Int>(0)
+    var isEmpty: Bool { live.load(ordering: .relaxed) == 0 }
 
     /// Registers a synced watcher; returns its hub key (for removal), nil when the bound is reached.
     func add(_ w: Watcher) -> UInt64? {
@@ -62,12 +65,16 @@ final class WatchHub: Sendable {
         return watchers.withLockedValue { all in
             guard all.count < maxWatchers else { return nil }
             all[key] = w
+            live.store(all.count, ordering: .relaxed)
             return key
         }
     }
 
     func remove(_ key: UInt64) {
-        _ = watchers.withLockedValue { $0.removeValue(forKey: key) }
+        watchers.withLockedValue { all in
+            all.removeValue(forKey: key)
+            live.store(all.count, ordering: .relaxed)
+        }
     }
 
     /// Applier thread, after a snapshot image replaced the store: every synced watcher leaves the set and
@@ -75,7 +82,10 @@ final class WatchHub: Sendable {
     /// all watchers to unsynced on restore; what the image no longer holds ends them as compacted).
     func storeRestored(previousRevision: Int64) {
         let all = watchers.withLockedValue { w in
-            defer { w.removeAll() }
+            defer {
+                w.removeAll()
+                live.store(0, ordering: .relaxed)
+            }
             return Array(w.values)
         }
         for w in all { w.sink.resync(watchID: w.watchID, from: max(w.minRevision, previousRevision + 1)) }
