@@ -120,26 +120,22 @@ extension ServerCall {
     /// The arena must outlive the pack: Swift may release a value right after its last use, so the builder
     /// is only reachable inside `build` and held alive across packing here.
     func respond<M>(_ build: (ResponseBuilder) -> UnsafeMutablePointer<M>) {
-        let builder = ResponseBuilder()
-        withExtendedLifetime(builder.arena) {
-            let message = build(builder)
-            let base = UnsafeMutableRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self)
-            let size = protobuf_c_message_get_packed_size(base)
-            respond(size: size) { out in
-                let written = protobuf_c_message_pack(base, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                precondition(written == size, "protobuf-c packed a different size than it measured")
-            }
-        }
+        packed(build) { size, encode in respond(size: size, encode: encode) }
     }
 
     /// Like `respond`, for one message of a stream: the call stays open.
     func sendMessage<M>(_ build: (ResponseBuilder) -> UnsafeMutablePointer<M>) {
+        packed(build) { size, encode in send(size: size, encode: encode) }
+    }
+
+    private func packed<M>(_ build: (ResponseBuilder) -> UnsafeMutablePointer<M>,
+                           _ emit: (Int, (UnsafeMutableRawBufferPointer) -> Void) -> Void) {
         let builder = ResponseBuilder()
         withExtendedLifetime(builder.arena) {
             let message = build(builder)
             let base = UnsafeMutableRawPointer(message).assumingMemoryBound(to: ProtobufCMessage.self)
             let size = protobuf_c_message_get_packed_size(base)
-            send(size: size) { out in
+            emit(size) { out in
                 let written = protobuf_c_message_pack(base, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
                 precondition(written == size, "protobuf-c packed a different size than it measured")
             }
