@@ -133,15 +133,20 @@ struct JSONToWire {
                 try skipValue()
             }
             path.removeLast()
-            skipSpace()
-            let c = at(pos)
-            pos += 1
-            if c == UInt8(ascii: ",") { continue }
-            if c == UInt8(ascii: "}") { break }
-            pos -= 1
-            throw syntax("after object key:value pair")
+            if try !another(UInt8(ascii: "}"), "after object key:value pair") { break }
         }
         depth -= 1
+    }
+
+    /// After an object member or array element: true when "," says another follows, false at `close`.
+    private mutating func another(_ close: UInt8, _ what: String) throws(ProtoJSONError) -> Bool {
+        skipSpace()
+        let c = at(pos)
+        pos += 1
+        if c == UInt8(ascii: ",") { return true }
+        if c == close { return false }
+        pos -= 1
+        throw syntax(what)
     }
 
     private mutating func fieldValue(_ field: UnsafePointer<ProtobufCFieldDescriptor>) throws(ProtoJSONError) {
@@ -163,13 +168,7 @@ struct JSONToWire {
             try singular(field)
             path.removeLast()
             index += 1
-            skipSpace()
-            let c = at(pos)
-            pos += 1
-            if c == UInt8(ascii: ",") { continue }
-            if c == UInt8(ascii: "]") { break }
-            pos -= 1
-            throw syntax("after array element")
+            if try !another(UInt8(ascii: "]"), "after array element") { break }
         }
         depth -= 1
     }
@@ -535,13 +534,7 @@ struct JSONToWire {
                 skipSpace()
                 try countElement()
                 try skipValue()
-                skipSpace()
-                let c = at(pos)
-                pos += 1
-                if c == UInt8(ascii: ",") { continue }
-                if c == UInt8(ascii: "}") { break }
-                pos -= 1
-                throw syntax("after object key:value pair")
+                if try !another(UInt8(ascii: "}"), "after object key:value pair") { break }
             }
             depth -= 1
         case UInt8(ascii: "["):
@@ -553,13 +546,7 @@ struct JSONToWire {
                 skipSpace()
                 try countElement()
                 try skipValue()
-                skipSpace()
-                let c = at(pos)
-                pos += 1
-                if c == UInt8(ascii: ",") { continue }
-                if c == UInt8(ascii: "]") { break }
-                pos -= 1
-                throw syntax("after array element")
+                if try !another(UInt8(ascii: "]"), "after array element") { break }
             }
             depth -= 1
         case UInt8(ascii: "t"): if try !literal("true") { throw syntax("looking for beginning of value") }
