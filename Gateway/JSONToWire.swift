@@ -99,6 +99,35 @@ struct JSONToWire {
     /// `{ "name": value, ... }` of a message; fields are appended to `out` in input order.
     private mutating func object(_ descriptor: UnsafePointer<ProtobufCMessageDescriptor>) throws(ProtoJSONError) {
         guard at(pos) == UInt8(ascii: "{") else { throw fail(.type, "expected an object") }
+        try members { this, keyStart, keyEnd, keyEscaped throws(ProtoJSONError) in
+            var field: UnsafePointer<ProtobufCFieldDescriptor>?
+            if keyEscaped {
+                // Rare: a key spelled with escapes is matched after unescaping, as Go does.
+                this.scratch.removeAll(keepingCapacity: true)
+                this.unescape(keyStart, keyEnd, into: &this.scratch)
+                field = this.findField(descriptor, this.count, this.count + this.scratch.count)
+                this.finishStringContent()
+            } else {
+                field = this.findField(descriptor, keyStart, keyEnd)
+            }
+            if let field {
+                this.path.append(.field(field.pointee.name))
+                try this.fieldValue(field)
+            } else {
+                // Unknown fields are skipped, as etcd's gateway does.
+                this.path.append(.key(keyStart, keyEnd - keyStart))
+                try this.skipValue()
+            }
+            this.path.removeLast()
+        }
+    }
+
+    /// Walks `{ "key": value, ... }` at `pos` (which is `{`) within the depth and element bounds; `body`
+    /// gets the key's bytes (`[keyStart, keyEnd)`, escaped or not) with `pos` at its value, and must
+    /// consume the value.
+    private mutating func members(
+        _ body: (inout JSONToWire, Int, Int, Bool) throws(ProtoJSONError) -> Void
+    ) throws(ProtoJSONError) {
         try enter()
         pos += 1
         skipSpace()
@@ -114,26 +143,26 @@ struct JSONToWire {
             pos += 1
             skipSpace()
             try countElement()
-            var field: UnsafePointer<ProtobufCFieldDescriptor>?
-            if keyEscaped {
-                // Rare: a key spelled with escapes is matched after unescaping, as Go does.
-                scratch.removeAll(keepingCapacity: true)
-                unescape(keyStart, keyEnd, into: &scratch)
-                field = findField(descriptor, count, count + scratch.count)
-                finishStringContent()
-            } else {
-                field = findField(descriptor, keyStart, keyEnd)
-            }
-            if let field {
-                path.append(.field(field.pointee.name))
-                try fieldValue(field)
-            } else {
-                // Unknown fields are skipped, as etcd's gateway does.
-                path.append(.key(keyStart, keyEnd - keyStart))
-                try skipValue()
-            }
-            path.removeLast()
+            try body(&self, keyStart, keyEnd, keyEscaped)
             if try !another(UInt8(ascii: "}"), "after object key:value pair") { break }
+        }
+        depth -= 1
+    }
+
+    /// Walks `[ value, ... ]` at `pos` (which is `[`) within the bounds; `body` gets each element's
+    /// index with `pos` at it, and must consume it.
+    private mutating func elements(_ body: (inout JSONToWire, Int) throws(ProtoJSONError) -> Void) throws(ProtoJSONError) {
+        try enter()
+        pos += 1
+        skipSpace()
+        if at(pos) == UInt8(ascii: "]") { pos += 1; depth -= 1; return }
+        var index = 0
+        while true {
+            skipSpace()
+            try countElement()
+            try body(&self, index)
+            index += 1
+            if try !another(UInt8(ascii: "]"), "after array element") { break }
         }
         depth -= 1
     }
@@ -153,24 +182,14 @@ struct JSONToWire {
         if try literal("null") { return }   // null is the default: nothing on the wire
         guard field.pointee.isRepeated else { return try singular(field) }
         guard at(pos) == UInt8(ascii: "[") else { throw fail(.type, "expected an array") }
-        try enter()
-        pos += 1
-        skipSpace()
-        if at(pos) == UInt8(ascii: "]") { pos += 1; depth -= 1; return }
-        var index = 0
-        while true {
-            skipSpace()
-            try countElement()
-            path.append(.index(index))
-            if at(pos) == UInt8(ascii: "n") {
-                throw fail(.type, "null is not allowed in a repeated field")
+        try elements { this, index throws(ProtoJSONError) in
+            this.path.append(.index(index))
+            if this.at(this.pos) == UInt8(ascii: "n") {
+                throw this.fail(.type, "null is not allowed in a repeated field")
             }
-            try singular(field)
-            path.removeLast()
-            index += 1
-            if try !another(UInt8(ascii: "]"), "after array element") { break }
+            try this.singular(field)
+            this.path.removeLast()
         }
-        depth -= 1
     }
 
     /// One value of a field, written with its tag.
@@ -520,35 +539,9 @@ struct JSONToWire {
         switch at(pos) {
         case UInt8(ascii: "\""): _ = try scanString()
         case UInt8(ascii: "{"):
-            try enter()
-            pos += 1
-            skipSpace()
-            if at(pos) == UInt8(ascii: "}") { pos += 1; depth -= 1; return }
-            while true {
-                skipSpace()
-                guard at(pos) == UInt8(ascii: "\"") else { throw syntax("looking for beginning of object key string") }
-                _ = try scanString()
-                skipSpace()
-                guard at(pos) == UInt8(ascii: ":") else { throw syntax("after object key") }
-                pos += 1
-                skipSpace()
-                try countElement()
-                try skipValue()
-                if try !another(UInt8(ascii: "}"), "after object key:value pair") { break }
-            }
-            depth -= 1
+            try members { this, _, _, _ throws(ProtoJSONError) in try this.skipValue() }
         case UInt8(ascii: "["):
-            try enter()
-            pos += 1
-            skipSpace()
-            if at(pos) == UInt8(ascii: "]") { pos += 1; depth -= 1; return }
-            while true {
-                skipSpace()
-                try countElement()
-                try skipValue()
-                if try !another(UInt8(ascii: "]"), "after array element") { break }
-            }
-            depth -= 1
+            try elements { this, _ throws(ProtoJSONError) in try this.skipValue() }
         case UInt8(ascii: "t"): if try !literal("true") { throw syntax("looking for beginning of value") }
         case UInt8(ascii: "f"): if try !literal("false") { throw syntax("looking for beginning of value") }
         case UInt8(ascii: "n"): if try !literal("null") { throw syntax("looking for beginning of value") }
