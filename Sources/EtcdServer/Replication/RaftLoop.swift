@@ -63,7 +63,6 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
     /// Sends messages to peers; set before `start` for a multi-member cluster.
     var send: @Sendable ([Message]) -> Void = { _ in }
 
-    private var thread: Thread?
     private let stopped = DispatchSemaphore(value: 0)
     private var snapshotIndex: UInt64
     /// Membership as of each handed-off conf change, to know the membership at a snapshot index.
@@ -102,7 +101,6 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
     func start() {
         let t = Thread { [self] in run() }
         t.name = "keel-raft"
-        thread = t
         t.start()
     }
 
@@ -294,7 +292,6 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
         if let hs = rd.hardState {
             storage.setHardState(hs)
             published.setTerm(hs.term)
-            published.setCommitted(hs.commit)
         }
         if !later.isEmpty { send(later) }
         for rs in rd.readStates { reads.confirmed(rs.requestCtx, index: rs.index, applied: published.applied) }
