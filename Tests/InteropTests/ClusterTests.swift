@@ -240,8 +240,9 @@ final class ClusterTests: XCTestCase {
         for name in ["m1", "m2"] {
             let added = try cluster.addMember(name: name, learner: false, via: 0)
             try ctl.succeed(["put", "after-\(name)", "1"])
-            // Promotion is the leader's: wait until Raft counts the new member as a voter (a write then
-            // needs its acknowledgment too: kill it and writes on a 2-member cluster stall).
+            // etcd's clients see a voter at once; Raft promotes it when it has caught up. Wait for that (a
+            // write then needs its acknowledgment too: kill it while still a learner and a 2-voter cluster
+            // would lose its quorum). The next `member add` may meet the promotion still pending: it waits.
             let deadline = Date().addingTimeInterval(10)
             var voters = 0
             while Date() < deadline {
@@ -249,8 +250,8 @@ final class ClusterTests: XCTestCase {
                 let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
                 let list = try XCTUnwrap(obj["members"] as? [[String: Any]])
                 voters = list.filter { ($0["isLearner"] as? Bool) != true && !($0["name"] as? String ?? "").isEmpty }.count
-                if voters == added + 1 { break }
-                Thread.sleep(forTimeInterval: 0.1)
+                if voters == added + 1, try !cluster.status(added).isLearner { break }
+                Thread.sleep(forTimeInterval: 0.1)  // polling an external process
             }
             XCTAssertEqual(voters, added + 1, "started voting members after adding \(name)")
             XCTAssertEqual(try Etcdctl(endpoint: cluster.members[added].endpoint).succeed(["get", "seed", "--print-value-only"]), "1\n")
@@ -264,6 +265,46 @@ final class ClusterTests: XCTestCase {
         // Three voters: losing one keeps a quorum.
         cluster.kill9((leader + 1) % 3)
         try Etcdctl(endpoint: cluster.members[leader].endpoint).succeed(["put", "with-one-down", "1"])
+    }
+
+    /// Raft takes one membership change at a time. Two `member` requests arriving while the cluster cannot
+    /// commit (two of three members down) both succeed once it can: the second waits for the first
+    /// instead of failing with "unhealthy cluster" (the same wait covers our own learner promotions).
+    func testMembershipChangesMeetingAPendingOneWaitForIt() throws {
+        // Slow elections, so the leader keeps leading (check-quorum) while its followers are down.
+        let cluster = try KeelCluster(size: 3, extraFlags: ["--heartbeat-interval", "100", "--election-timeout", "8000"])
+        defer { cluster.stopAll() }
+        let leader = try cluster.awaitLeader()
+        let (a, b) = ((leader + 1) % 3, (leader + 2) % 3)
+        let removed = try cluster.status(b).memberID
+        cluster.kill9(a)
+        cluster.kill9(b)
+        let ctl = Etcdctl(endpoint: cluster.members[leader].endpoint)
+        let spare = try ServerPorts.pick()
+        let requests = [["member", "add", "spare", "--learner", "--peer-urls", "http://127.0.0.1:\(spare.peer)"],
+                        ["member", "remove", String(removed, radix: 16)]]
+        let results = CommandResults()
+        let group = DispatchGroup()
+        for (i, args) in requests.enumerated() {
+            DispatchQueue.global().async(group: group) { results.set(i, try? ctl.run(args)) }
+        }
+        // Both are in once the leader logs that one waits; then give the cluster its quorum back.
+        let process = try XCTUnwrap(cluster.members[leader].process)
+        let deadline = Date().addingTimeInterval(5)
+        while !process.log.contains("membership change waits for the pending one") && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)  // polling an external process's log
+        }
+        XCTAssertTrue(process.log.contains("membership change waits for the pending one"), process.log)
+        try cluster.restart(a)
+        group.wait()
+        for i in requests.indices {
+            let r = try XCTUnwrap(results.get(i))
+            XCTAssertEqual(r.exitCode, 0, "\(requests[i]): \(r)")
+        }
+        let list = try ctl.succeed(["member", "list"])
+        XCTAssertTrue(list.contains("spare") || list.contains("unstarted"), list)
+        XCTAssertFalse(list.contains(String(removed, radix: 16)), list)
+        XCTAssertEqual(list.split(separator: "\n").count, 3, list)
     }
 
     /// etcd's disaster recovery: the other members are lost; one survivor restarts with
@@ -381,6 +422,13 @@ final class AckedWrites: Sendable {
     func add(_ k: [UInt8], _ v: [UInt8]) { state.withLock { $0[k] = v } }
     var count: Int { state.withLock { $0.count } }
     var snapshot: [[UInt8]: [UInt8]] { state.withLock { $0 } }
+}
+
+/// Results of commands run on other threads, by index.
+final class CommandResults: Sendable {
+    private let state = Mutex([Int: CommandResult]())
+    func set(_ i: Int, _ r: CommandResult?) { state.withLock { $0[i] = r } }
+    func get(_ i: Int) -> CommandResult? { state.withLock { $0[i] } }
 }
 
 final class StopFlag: Sendable {

@@ -170,9 +170,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
                     proposals.append(data)
                     proposalIDs.append(id)
                 case .confChange(let cc, let id):
-                    do { try node.proposeConfChange(cc) } catch {
-                        waiters.complete(id, .failed(Self.mapProposalError(error, hasLeader: lastLead != raftNoNode)))
-                    }
+                    proposeOrDefer(cc, id: id)
                 case .message(let m):
                     try? node.step(m)
                 case .snapshotMessage(let m, let image):
@@ -207,6 +205,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
                 nextTick = after + settings.tickInterval
                 let progress = node.progress
                 progressBox.withLockedValue { $0 = progress }
+                retryDeferredConfChanges()
                 promoteCaughtUpVoters(progress, now: after)
                 waiters.expire(now: after, with: .failed(.timeout))
                 if reads.sweep(now: after, retryAfter: settings.tickInterval * Int64(settings.electionTicks), timeout: .timeout) {
@@ -234,6 +233,33 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
         stopped.signal()
     }
 
+    /// Raft takes one membership change at a time. A client's change that meets one still pending (often
+    /// our own promotion of a learner that `member add` asked to be a voter) waits for it here, in order,
+    /// rather than failing: etcd's clients see no such internal change. It is retried each tick, and
+    /// leaves the queue when it goes through, fails otherwise, or its waiter times out.
+    private func proposeOrDefer(_ cc: ConfChange, id: UInt64) {
+        guard deferredConfChanges.isEmpty else { return deferredConfChanges.append((cc, id)) }
+        do { try node.proposeConfChange(cc) } catch RaftError.confChangeRefused where lastLead == self.id {
+            logger.info("membership change waits for the pending one", metadata: ["request": "\(hex(id))"])
+            deferredConfChanges.append((cc, id))
+        } catch {
+            waiters.complete(id, .failed(Self.mapProposalError(error, hasLeader: lastLead != raftNoNode)))
+        }
+    }
+
+    private func retryDeferredConfChanges() {
+        while let (cc, id) = deferredConfChanges.first {
+            guard waiters.isWaiting(id) else { deferredConfChanges.removeFirst(); continue }
+            do { try node.proposeConfChange(cc) } catch RaftError.confChangeRefused where lastLead == self.id {
+                return
+            } catch {
+                waiters.complete(id, .failed(Self.mapProposalError(error, hasLeader: lastLead != raftNoNode)))
+            }
+            deferredConfChanges.removeFirst()
+        }
+    }
+    private var deferredConfChanges: [(ConfChange, UInt64)] = []
+
     /// Voters added by `member add` join Raft as learners (see ClusterServices.memberAdd); the leader
     /// promotes each once its log holds what the leader's held when it last looked (etcd's readiness rule),
     /// one conf change at a time, retrying after an election timeout if one did not go through.
@@ -241,6 +267,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
         guard let leader = progress[id] else { return }
         for (peer, p) in progress where p.isLearner && p.match > 0 && Double(p.match) >= Double(leader.match) * 0.9 {
             guard let member = members.member(peer), !member.isLearner else { continue }
+            guard deferredConfChanges.isEmpty else { return }  // a client's change goes first
             if let last = promotionProposedAt[peer], now - last < settings.tickInterval * Int64(settings.electionTicks) { continue }
             promotionProposedAt[peer] = now
             let cc = ConfChange(type: .addNode, nodeID: peer, context: ConfChangeContext(requestID: 0, member: member).encoded())

@@ -29,6 +29,9 @@ final class Waiters<Result: Sendable>: Sendable {
         w.callback(result)
     }
 
+    /// Whether `id` still has a waiter (it was neither completed nor expired).
+    func isWaiting(_ id: UInt64) -> Bool { table.withLockedValue { $0[id] != nil } }
+
     var count: Int { table.withLockedValue { $0.count } }
 
     /// Fails every waiter whose deadline passed.

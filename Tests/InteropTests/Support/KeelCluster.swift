@@ -93,18 +93,30 @@ final class KeelCluster {
         var raftTerm: UInt64
         var raftIndex: UInt64
         var revision: Int64
+        var isLearner: Bool
+
+        /// Parses `etcdctl endpoint status -w json` for one endpoint.
+        init(etcdctlJSON out: String) throws {
+            guard let array = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]],
+                  let status = array.first?["Status"] as? [String: Any],
+                  let header = status["header"] as? [String: Any] else {
+                throw HarnessError.badOutput("endpoint status: \(out)")
+            }
+            func u(_ v: Any?) -> UInt64 { (v as? NSNumber)?.uint64Value ?? 0 }
+            self.init(memberID: u(header["member_id"]), leader: u(status["leader"]), raftTerm: u(header["raft_term"]),
+                      raftIndex: u(status["raftIndex"]), revision: Int64(u(header["revision"])),
+                      isLearner: (status["isLearner"] as? Bool) ?? false)
+        }
+
+        init(memberID: UInt64, leader: UInt64, raftTerm: UInt64, raftIndex: UInt64, revision: Int64, isLearner: Bool) {
+            (self.memberID, self.leader, self.raftTerm, self.raftIndex, self.revision, self.isLearner) =
+                (memberID, leader, raftTerm, raftIndex, revision, isLearner)
+        }
     }
 
     func status(_ i: Int) throws -> Status {
         let out = try Etcdctl(endpoint: members[i].endpoint).succeed(["endpoint", "status"], json: true)
-        guard let array = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]],
-              let status = array.first?["Status"] as? [String: Any],
-              let header = status["header"] as? [String: Any] else {
-            throw HarnessError.badOutput("endpoint status: \(out)")
-        }
-        func u(_ v: Any?) -> UInt64 { (v as? NSNumber)?.uint64Value ?? 0 }
-        return Status(memberID: u(header["member_id"]), leader: u(status["leader"]), raftTerm: u(header["raft_term"]),
-                      raftIndex: u(status["raftIndex"]), revision: Int64(u(header["revision"])))
+        return try Status(etcdctlJSON: out)
     }
 
     /// Index of the member that every running member agrees leads, waiting up to `timeout` seconds.

@@ -494,15 +494,7 @@ final class NetnsCluster {
 
     func status(_ i: Int) throws -> KeelCluster.Status {
         let out = try succeed(i, ["endpoint", "status"], json: true)
-        guard let array = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]],
-              let status = array.first?["Status"] as? [String: Any],
-              let header = status["header"] as? [String: Any] else {
-            throw HarnessError.badOutput("endpoint status: \(out)")
-        }
-        func u(_ v: Any?) -> UInt64 { (v as? NSNumber)?.uint64Value ?? 0 }
-        return KeelCluster.Status(memberID: u(header["member_id"]), leader: u(status["leader"]),
-                                  raftTerm: u(header["raft_term"]), raftIndex: u(status["raftIndex"]),
-                                  revision: Int64(u(header["revision"])))
+        return try KeelCluster.Status(etcdctlJSON: out)
     }
 
     /// `endpoint hashkv` of every member (hash, compact revision ignored), keyed by member index.
