@@ -138,7 +138,7 @@ struct ClusterServices: Sendable {
             guard member.isLearner else { throw Self.notLearner }
             // Only the leader knows how far the learner got: a follower hands the call over (etcd forwards
             // it over the peer API; we call the leader's client URL with the same request).
-            guard context.published.isLeader else { return Self.forwardToLeader(call, "/etcdserverpb.Cluster/MemberPromote", request, context: context) }
+            guard context.published.isLeader else { return LeaderChannel.forward(call, "/etcdserverpb.Cluster/MemberPromote", request, context: context) }
             // etcd's isLearnerReady: the learner's log has at least 90% of the leader's.
             guard let ready = context.raft.learnerIsReady(id), ready else { throw Self.learnerNotReady }
             proposeChange(call, ConfChange(type: .addNode, nodeID: id), member: member) { list in
@@ -189,32 +189,6 @@ struct ClusterServices: Sendable {
             }
         }) {
             call.fail(error)
-        }
-    }
-
-    /// Sends `request` to the leader's `path` over its client URL and relays the answer unchanged.
-    static func forwardToLeader(_ call: ServerCall, _ path: String, _ request: ByteBuffer, context: ServerContext) {
-        guard let leader = context.members.member(context.published.lead),
-              let url = leader.clientURLs.lazy.compactMap({ try? EtcdURL.parse($0).get() }).first else {
-            return call.fail(.noLeader)
-        }
-        let host = url.host == "localhost" ? "127.0.0.1" : url.host
-        let eventLoop = call.eventLoop
-        let timeout = context.raft.settings.requestTimeout
-        Task {
-            do {
-                let connection = try await GRPCClientConnection.connect(host: host, port: Int(url.port ?? 2379), group: eventLoop)
-                let response = try await connection.unary(path, request: request, timeout: timeout).get()
-                await connection.close()
-                eventLoop.execute {
-                    guard response.status.code == .ok, let reply = response.messages.first else { return call.finish(response.status) }
-                    call.respond(size: reply.readableBytes) { out in
-                        reply.withUnsafeReadableBytes { out.copyMemory(from: $0) }
-                    }
-                }
-            } catch {
-                eventLoop.execute { call.fail(EtcdServerError(.unavailable, "etcdserver: leader is unreachable: \(error)")) }
-            }
         }
     }
 

@@ -7,7 +7,8 @@ import MVCC
 enum InternalRequestCodec {
     /// Field numbers of `InternalRequest.request` (keelpb/internal.proto).
     enum Field: UInt64 {
-        case range = 3, put = 4, deleteRange = 5, txn = 6, compaction = 7, alarm = 10
+        case range = 3, put = 4, deleteRange = 5, txn = 6, compaction = 7, leaseGrant = 8, leaseRevoke = 9, alarm = 10
+        case leaseCheckpoint = 11
     }
 
     static func encode(id: UInt64, field: Field, request: UnsafeRawBufferPointer) -> [UInt8] {
@@ -63,6 +64,17 @@ enum InternalRequestCodec {
                     return (id, .write(.txn(try RequestDecoding.txn(r.txn))))
                 case KEELPB__INTERNAL_REQUEST__REQUEST_COMPACTION:
                     return (id, .write(.compact(RequestDecoding.compaction(r.compaction))))
+                case KEELPB__INTERNAL_REQUEST__REQUEST_LEASE_GRANT:
+                    let g = r.lease_grant.pointee
+                    return (id, .write(.leaseGrant(id: g.id, ttl: g.ttl)))
+                case KEELPB__INTERNAL_REQUEST__REQUEST_LEASE_REVOKE:
+                    return (id, .write(.leaseRevoke(id: r.lease_revoke.pointee.id)))
+                case KEELPB__INTERNAL_REQUEST__REQUEST_LEASE_CHECKPOINT:
+                    let c = r.lease_checkpoint.pointee
+                    let list = (0..<c.n_checkpoints).compactMap { i in c.checkpoints[i].map {
+                        LeaseCheckpoint(id: $0.pointee.id, remainingTTL: $0.pointee.remaining_ttl)
+                    } }
+                    return (id, .write(.leaseCheckpoint(list)))
                 case KEELPB__INTERNAL_REQUEST__REQUEST_MEMBER_ATTRIBUTES:
                     let a = r.member_attributes.pointee
                     return (id, .memberAttributes(id: a.member_id, name: cString(a.name),
@@ -83,6 +95,39 @@ enum InternalRequestCodec {
                 default:
                     return (id, .write(.noop))
                 }
+            }
+        }
+    }
+
+    /// A LeaseGrant entry: the id and TTL the proposer settled (so every member applies the same).
+    static func leaseGrant(requestID: UInt64, leaseID: Int64, ttl: Int64) -> [UInt8] {
+        var m = Etcdserverpb__LeaseGrantRequest()
+        etcdserverpb__lease_grant_request__init(&m)
+        (m.id, m.ttl) = (leaseID, ttl)
+        return ProtoCodec.packed(&m).withUnsafeBytes { encode(id: requestID, field: .leaseGrant, request: $0) }
+    }
+
+    static func leaseRevoke(requestID: UInt64, leaseID: Int64) -> [UInt8] {
+        var m = Etcdserverpb__LeaseRevokeRequest()
+        etcdserverpb__lease_revoke_request__init(&m)
+        m.id = leaseID
+        return ProtoCodec.packed(&m).withUnsafeBytes { encode(id: requestID, field: .leaseRevoke, request: $0) }
+    }
+
+    static func leaseCheckpoint(requestID: UInt64, _ checkpoints: [LeaseCheckpoint]) -> [UInt8] {
+        var items = checkpoints.map { c -> Etcdserverpb__LeaseCheckpoint in
+            var item = Etcdserverpb__LeaseCheckpoint()
+            etcdserverpb__lease_checkpoint__init(&item)
+            (item.id, item.remaining_ttl) = (c.id, c.remainingTTL)
+            return item
+        }
+        return items.withUnsafeMutableBufferPointer { buffer in
+            var pointers = (0..<buffer.count).map { Optional(buffer.baseAddress! + $0) }
+            return pointers.withUnsafeMutableBufferPointer { list in
+                var m = Etcdserverpb__LeaseCheckpointRequest()
+                etcdserverpb__lease_checkpoint_request__init(&m)
+                (m.n_checkpoints, m.checkpoints) = (list.count, list.baseAddress)
+                return ProtoCodec.packed(&m).withUnsafeBytes { encode(id: requestID, field: .leaseCheckpoint, request: $0) }
             }
         }
     }

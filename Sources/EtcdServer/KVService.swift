@@ -152,7 +152,7 @@ struct KVService: Sendable {
             case .deleteRange(let r): call.respond { $0.deleteRange(r, header) }
             case .txn(let r): call.respond { $0.txn(r, header) }
             case .compact: call.respond { $0.compaction(header) }
-            case .deleteKeys, .noop: call.finish(.ok)
+            case .deleteKeys, .leaseGrant, .leaseRevoke, .leaseCheckpoint, .noop: call.finish(.ok)
             }
         }
     }

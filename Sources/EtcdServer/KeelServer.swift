@@ -24,10 +24,12 @@ public final class KeelServer: Sendable {
     private let logger: Logger
     private let autoCompaction: AutoCompaction?
     private let publisher: AttributePublisher
+    private let leaseExpiry: LeaseExpiry
 
     private init(clientPorts: [Int], peerPorts: [Int], transport: TransportServer, metrics: TransportServer, peers: PeerTransport,
                  group: MultiThreadedEventLoopGroup, context: ServerContext, logger: Logger,
-                 autoCompaction: AutoCompaction?, publisher: AttributePublisher) {
+                 autoCompaction: AutoCompaction?, publisher: AttributePublisher, leaseExpiry: LeaseExpiry) {
+        self.leaseExpiry = leaseExpiry
         self.clientPorts = clientPorts
         self.peerPorts = peerPorts
         self.transport = transport
@@ -156,8 +158,11 @@ public final class KeelServer: Sendable {
         let publisher = AttributePublisher(memberID: identity.memberID, logger: logger)
         let localID = identity.memberID
         let watches = WatchHub()
+        let electionMs = Int64(config.electionTimeoutMs)
+        let leaseSchedule = LeaseSchedule(settings: .init(promotionGrace: .milliseconds(electionMs)))
+        leaseSchedule.restore(from: store)
         let applier = ApplyStage(store: store, members: members, waiters: waiters, reads: reads, published: published,
-                                 watches: watches, logger: logger) { change in
+                                 watches: watches, leases: leaseSchedule, logger: logger) { change in
             switch change {
             case .added(let m), .updated(let m):
                 if m.id != localID { peers.addPeer(id: m.id, urls: m.peerURLs) }
@@ -172,7 +177,6 @@ public final class KeelServer: Sendable {
                 published.setLearner(members.member(localID)?.isLearner ?? false)
             }
         }
-        let electionMs = Int64(config.electionTimeoutMs)
         let settings = RaftLoop.Settings(
             tickInterval: .milliseconds(Int64(config.heartbeatIntervalMs)), electionTicks: config.electionTicks,
             snapshotCount: config.snapshotCount, catchUpEntries: min(5000, max(config.snapshotCount, 1)),
@@ -221,6 +225,9 @@ public final class KeelServer: Sendable {
         ClusterServices(context: context).register(into: &grpc)
         AlarmService(context: context).register(into: &grpc)
         HashService(context: context).register(into: &grpc)
+        // etcd's minimum lease TTL: (3 × election ticks / 2) heartbeats, in whole seconds, rounded up.
+        let minTTLms = Int64(3 * config.electionTicks / 2) * Int64(config.heartbeatIntervalMs)
+        LeaseService(context: context, schedule: leaseSchedule, minTTL: (minTTLms + 999) / 1000).register(into: &grpc)
         grpc.register("/etcdserverpb.Watch/Watch", .streaming { call in WatchStream.start(call, context: context, hub: context.watches) })
         var transportConfig = TransportConfiguration(grpc: grpc, http: HTTPEndpoints(context: context))
         transportConfig.http2.maxConcurrentStreams = config.maxConcurrentStreams
@@ -254,16 +261,20 @@ public final class KeelServer: Sendable {
             await peers.shutdown()
             throw StartupError("cannot listen on metrics URL: \(error)")
         }
+        let leaseExpiry = LeaseExpiry(schedule: leaseSchedule, context: context, interval: settings.tickInterval,
+                                      eventLoop: group.next(), logger: logger)
         let autoCompaction = AutoCompaction(mode: config.autoCompaction, context: context, eventLoop: group.next(), logger: logger)
         publisher.start(name: config.name, clientURLs: config.advertiseClientURLs.map(\.canonical), eventLoop: group.next())
         return KeelServer(clientPorts: ports, peerPorts: peerPorts, transport: transport, metrics: metrics, peers: peers, group: group,
-                          context: context, logger: logger, autoCompaction: autoCompaction, publisher: publisher)
+                          context: context, logger: logger, autoCompaction: autoCompaction, publisher: publisher,
+                          leaseExpiry: leaseExpiry)
     }
 
     /// GOAWAY to every client, let in-flight calls finish, then stop Raft (draining the applier) and close.
     public func shutdown() async {
         logger.info("received terminate signal, shutting down")
         autoCompaction?.cancel()
+        leaseExpiry.cancel()
         publisher.cancel()
         await transport.shutdownGracefully(gracePeriod: .seconds(5))
         await metrics.shutdownGracefully(gracePeriod: .seconds(0))

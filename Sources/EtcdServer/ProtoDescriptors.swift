@@ -17,6 +17,12 @@ struct Descriptors: @unchecked Sendable {  // immutable pointers to static C dat
     let memberPromoteRequest = ProtoCodec.descriptor(of: etcdserverpb__member_promote_request__init)
     let hashKVRequest = ProtoCodec.descriptor(of: etcdserverpb__hash_kvrequest__init)
     let watchRequest = ProtoCodec.descriptor(of: etcdserverpb__watch_request__init)
+    let leaseGrantRequest = ProtoCodec.descriptor(of: etcdserverpb__lease_grant_request__init)
+    let leaseRevokeRequest = ProtoCodec.descriptor(of: etcdserverpb__lease_revoke_request__init)
+    let leaseTimeToLiveRequest = ProtoCodec.descriptor(of: etcdserverpb__lease_time_to_live_request__init)
+    let leaseLeasesRequest = ProtoCodec.descriptor(of: etcdserverpb__lease_leases_request__init)
+    let leaseKeepAliveRequest = ProtoCodec.descriptor(of: etcdserverpb__lease_keep_alive_request__init)
+    let leaseKeepAliveResponse = ProtoCodec.descriptor(of: etcdserverpb__lease_keep_alive_response__init)
     let moveLeaderRequest = ProtoCodec.descriptor(of: etcdserverpb__move_leader_request__init)
 
     static let shared = Descriptors()

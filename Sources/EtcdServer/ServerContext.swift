@@ -24,6 +24,8 @@ final class ServerContext: Sendable {
     let watches: WatchHub
     /// --experimental-watch-progress-notify-interval.
     let watchProgressInterval: TimeAmount
+    /// The reused connection to the leader, for requests only it answers.
+    let leaderChannel = LeaderChannel()
 
     init(store: MVCCStore, raft: RaftLoop, published: RaftPublished, members: MemberRegistry, clusterID: UInt64,
          memberID: UInt64, limits: Limits, dataDir: String, name: String, strictReconfigCheck: Bool, watches: WatchHub,

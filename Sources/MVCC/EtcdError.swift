@@ -31,6 +31,7 @@ public struct EtcdError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let futureRevision = EtcdError(code: codeOutOfRange, message: "etcdserver: mvcc: required revision is a future revision")
     public static let noSpace = EtcdError(code: codeResourceExhausted, message: "etcdserver: mvcc: database space exceeded")
     public static let leaseNotFound = EtcdError(code: codeNotFound, message: "etcdserver: requested lease not found")
+    public static let leaseExists = EtcdError(code: codeFailedPrecondition, message: "etcdserver: lease already exists")
     public static let requestTooLarge = EtcdError(code: codeInvalidArgument, message: "etcdserver: request is too large")
     /// Not an etcd string: a backend failure other than running out of space (LMDB I/O error).
     public static func backendFailure(_ detail: String) -> EtcdError {

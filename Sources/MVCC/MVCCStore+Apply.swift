@@ -107,14 +107,14 @@ extension MVCCStore {
                 switch op {
                 case .put(let p):
                     try checkSpace(cost: p.putCost, tx: &tx)
-                    if p.lease != 0 && !leases.exists(p.lease) { throw EtcdError.leaseNotFound }
+                    if p.lease != 0 && !s.leases.exists(p.lease) { throw EtcdError.leaseNotFound }
                     response = .put(try w.put(p, index: &s.index, tx: &tx))
                 case .deleteRange(let d):
                     response = .deleteRange(try w.deleteRange(d, index: &s.index, tx: &tx, compacted: s.compactedRevision))
                 case .txn(let t):
                     let cost = t.putCost
                     if cost > 0 { try checkSpace(cost: cost, tx: &tx) }
-                    response = .txn(try w.txn(t, index: &s.index, tx: &tx, compacted: s.compactedRevision, leases: leases))
+                    response = .txn(try w.txn(t, index: &s.index, tx: &tx, compacted: s.compactedRevision, leases: s.leases))
                 case .deleteKeys(let keys):
                     var deleted: Int64 = 0
                     for key in keys where s.index.get(key, at: w.readRevision) != nil {
@@ -122,6 +122,30 @@ extension MVCCStore {
                         deleted += 1
                     }
                     response = .deleteKeys(deleted: deleted)
+                case .leaseGrant(let id, let ttl):
+                    guard !s.leases.exists(id) else { throw EtcdError.leaseExists }
+                    let lease = LeaseRecord(id: id, ttl: ttl)
+                    try tx.put(.lease, LeaseTable.bucketKey(id), LeaseTable.bucketValue(lease))
+                    s.leases.leases[id] = lease
+                    response = .leaseGrant(id: id, ttl: ttl)
+                case .leaseRevoke(let id):
+                    guard let lease = s.leases.leases[id] else { throw EtcdError.leaseNotFound }
+                    // All its keys go in one revision, in key order (etcd's revoke).
+                    for key in lease.keys.sorted(by: { $0.lexicographicallyPrecedes($1) })
+                    where s.index.get(key, at: w.readRevision) != nil {
+                        try w.delete(key, index: &s.index, tx: &tx)
+                    }
+                    _ = try tx.delete(.lease, LeaseTable.bucketKey(id))
+                    s.leases.leases[id] = nil
+                    response = .leaseRevoke(id: id)
+                case .leaseCheckpoint(let checkpoints):
+                    for c in checkpoints {
+                        guard var lease = s.leases.leases[c.id] else { continue }  // revoked meanwhile
+                        lease.remainingTTL = c.remainingTTL
+                        try tx.put(.lease, LeaseTable.bucketKey(c.id), LeaseTable.bucketValue(lease))
+                        s.leases.leases[c.id]?.remainingTTL = c.remainingTTL
+                    }
+                    response = .leaseCheckpoint(checkpoints)
                 case .noop:
                     response = .noop
                 case .compact:
@@ -133,6 +157,7 @@ extension MVCCStore {
                 return ApplyResult(outcome: .failed(e), revision: s.appliedRevision)
             }
             s.appliedRevision = w.resultRevision
+            s.leases.track(w.events)
             return ApplyResult(outcome: .applied(response), revision: w.resultRevision, events: w.events)
         }
     }

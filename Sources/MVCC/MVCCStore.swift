@@ -7,7 +7,6 @@ import Backend
 /// lock only while mutating the in-memory index, so readers are rarely blocked.
 public final class MVCCStore: Sendable {
     public let backend: Backend
-    let leases: any LeaseChecker
     /// When true, put/delete events carry the previous KeyValue (one extra backend read per key).
     let eventsCarryPrevKV: Bool
     let state: ReadWriteLock<StoreState>
@@ -15,11 +14,10 @@ public final class MVCCStore: Sendable {
     /// errors. nil (tests, tools): the entry fails with NOSPACE or a backend error.
     let onBackendFailure: (@Sendable (Error) -> Void)?
 
-    public init(backend: Backend, leases: any LeaseChecker = NoLeases(), eventsCarryPrevKV: Bool = false,
+    public init(backend: Backend, eventsCarryPrevKV: Bool = false,
                 onBackendFailure: (@Sendable (Error) -> Void)? = nil) throws {
         self.onBackendFailure = onBackendFailure
         self.backend = backend
-        self.leases = leases
         self.eventsCarryPrevKV = eventsCarryPrevKV
         self.state = ReadWriteLock(try MVCCStore.restoreState(from: backend))
         try finishInterruptedCompaction()
@@ -38,6 +36,7 @@ public final class MVCCStore: Sendable {
         s.consistentTerm = try metaValue(tx, MetaKey.term) ?? 0
         if let rev = try metaValue(tx, MetaKey.finishedCompactRevision) { s.compactedRevision = Int64(bitPattern: rev) }
         var last: Int64 = 1
+        var keyLease: [[UInt8]: Int64] = [:]  // the lease of each key's latest version, in revision order
         try tx.scan(.key, from: []) { k, v in
             guard let (rev, tombstone) = RevisionKey.decode(k),
                   let kv = KeyValueCodec.decode(v, withValue: false) else {
@@ -46,12 +45,19 @@ public final class MVCCStore: Sendable {
             last = rev.main
             if tombstone {
                 s.index.tombstone(kv.key, rev)
+                if !keyLease.isEmpty { keyLease.removeValue(forKey: kv.key) }
                 return true
+            }
+            if kv.lease != 0 {
+                keyLease[kv.key] = kv.lease
+            } else if !keyLease.isEmpty {
+                keyLease.removeValue(forKey: kv.key)
             }
             s.index.restore(kv.key, created: Revision(main: kv.createRevision, sub: 0), modified: rev,
                             version: kv.version)
             return true
         }
+        s.leases = try LeaseTable.load(tx, keyLease: keyLease)
         s.publishedRevision = max(last, s.compactedRevision, 1)
         s.appliedRevision = s.publishedRevision
         s.appliedConsistentIndex = s.publishedConsistentIndex
@@ -74,6 +80,18 @@ public final class MVCCStore: Sendable {
         guard let scheduled, scheduled > compactedRevision else { return }
         _ = try compactNow(scheduled)
     }
+
+    // MARK: - Leases (applied state)
+
+    /// The lease `id`, with its keys, as applied here.
+    public func lease(_ id: Int64) -> LeaseRecord? { state.withReadLock { $0.leases.leases[id] } }
+
+    /// Every granted lease's id and TTL (remaining TTL as last checkpointed), without keys.
+    public func leaseSummaries() -> [(id: Int64, ttl: Int64, remainingTTL: Int64)] {
+        state.withReadLock { s in s.leases.leases.values.map { ($0.id, $0.ttl, $0.remainingTTL) } }
+    }
+
+    public var leaseCount: Int { state.withReadLock { $0.leases.leases.count } }
 
     // MARK: - Read accessors
 

@@ -15,6 +15,8 @@ struct StoreState: Sendable {
     /// Raft term of the entry at the consistent index when the applier passed it (0: unknown).
     /// Only changes at a commit, so there is no applied/published pair.
     var consistentTerm: UInt64 = 0
+    /// Granted leases and their keys (applied state, like the index).
+    var leases = LeaseTable()
 }
 
 /// Keys of the `meta` bucket.

@@ -6,6 +6,12 @@ public enum WriteOp: Sendable, Equatable {
     case compact(CompactionRequest)
     /// Deletes exactly these keys in one revision (lease revocation), skipping absent ones.
     case deleteKeys([[UInt8]])
+    /// Grants a lease (the id and the TTL, after the minimum-TTL rule, are the proposer's).
+    case leaseGrant(id: Int64, ttl: Int64)
+    /// Revokes a lease: its keys are deleted in one revision.
+    case leaseRevoke(id: Int64)
+    /// Records remaining TTLs (the leader's clock, through the log, so a new leader continues it).
+    case leaseCheckpoint([LeaseCheckpoint])
     /// Only advances the consistent index (entries for other state machines, conf changes).
     case noop
 }
@@ -16,6 +22,9 @@ public enum WriteResponse: Sendable, Equatable {
     case txn(TxnResponse)
     case compact
     case deleteKeys(deleted: Int64)
+    case leaseGrant(id: Int64, ttl: Int64)
+    case leaseRevoke(id: Int64)
+    case leaseCheckpoint([LeaseCheckpoint])
     case noop
 }
 

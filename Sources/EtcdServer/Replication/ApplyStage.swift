@@ -47,9 +47,11 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
 
     /// Synced watchers, fed from every applied batch once it is published.
     private let watches: WatchHub
+    /// Lease clocks: grants start one, checkpoints restart one, revocations end one.
+    private let leases: LeaseSchedule
 
     init(store: MVCCStore, members: MemberRegistry, waiters: Waiters<ProposalOutcome>, reads: ReadIndexBatcher,
-         published: RaftPublished, watches: WatchHub, logger: Logger, backlog: Int = 64, backendSyncInterval: TimeInterval = 1,
+         published: RaftPublished, watches: WatchHub, leases: LeaseSchedule, logger: Logger, backlog: Int = 64, backendSyncInterval: TimeInterval = 1,
          onMembershipChange: @escaping @Sendable (MemberChange) -> Void) {
         self.store = store
         self.members = members
@@ -57,6 +59,7 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
         self.reads = reads
         self.published = published
         self.watches = watches
+        self.leases = leases
         self.logger = logger
         self.queue = SignalQueue(capacity: backlog)
         self.backendSyncInterval = backendSyncInterval
@@ -211,6 +214,15 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
             batchRevision = max(batchRevision, r.revision)
         }
         if !batchEvents.isEmpty { watches.notify(batchEvents, revision: batchRevision) }
+        for r in results {
+            guard case .applied(let response) = r.outcome else { continue }
+            switch response {
+            case .leaseGrant(let id, let ttl): leases.granted(id, ttl: ttl)
+            case .leaseRevoke(let id): leases.revoked(id)
+            case .leaseCheckpoint(let checkpoints): leases.checkpointed(checkpoints)
+            default: break
+            }
+        }
         for (i, id) in ids.enumerated() where id != 0 {
             waiters.complete(id, .applied(results[i]))
         }
@@ -234,6 +246,7 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
         published.setApplied(max(index, store.consistentIndex))
         logger.info("applied incoming snapshot", metadata: ["index": "\(index)", "consistent-index": "\(store.consistentIndex)"])
         onMembershipChange(.restored)
+        leases.restore(from: store)
         watches.storeRestored(previousRevision: previousRevision)
         reads.applied(published.applied)
     }
