@@ -228,6 +228,8 @@ public final class KeelServer: Sendable {
         // etcd's minimum lease TTL: (3 × election ticks / 2) heartbeats, in whole seconds, rounded up.
         let minTTLms = Int64(3 * config.electionTicks / 2) * Int64(config.heartbeatIntervalMs)
         LeaseService(context: context, schedule: leaseSchedule, minTTL: (minTTLms + 999) / 1000).register(into: &grpc)
+        LockService(kv: LocalKV(context: context)).register(into: &grpc)
+        ElectionService(kv: LocalKV(context: context)).register(into: &grpc)
         grpc.register("/etcdserverpb.Watch/Watch", .streaming { call in WatchStream.start(call, context: context, hub: context.watches) })
         var transportConfig = TransportConfiguration(grpc: grpc, http: HTTPEndpoints(context: context))
         transportConfig.http2.maxConcurrentStreams = config.maxConcurrentStreams

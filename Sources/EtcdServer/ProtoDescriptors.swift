@@ -23,6 +23,12 @@ struct Descriptors: @unchecked Sendable {  // immutable pointers to static C dat
     let leaseLeasesRequest = ProtoCodec.descriptor(of: etcdserverpb__lease_leases_request__init)
     let leaseKeepAliveRequest = ProtoCodec.descriptor(of: etcdserverpb__lease_keep_alive_request__init)
     let leaseKeepAliveResponse = ProtoCodec.descriptor(of: etcdserverpb__lease_keep_alive_response__init)
+    let lockRequest = ProtoCodec.descriptor(of: v3lockpb__lock_request__init)
+    let unlockRequest = ProtoCodec.descriptor(of: v3lockpb__unlock_request__init)
+    let campaignRequest = ProtoCodec.descriptor(of: v3electionpb__campaign_request__init)
+    let proclaimRequest = ProtoCodec.descriptor(of: v3electionpb__proclaim_request__init)
+    let leaderRequest = ProtoCodec.descriptor(of: v3electionpb__leader_request__init)
+    let resignRequest = ProtoCodec.descriptor(of: v3electionpb__resign_request__init)
     let moveLeaderRequest = ProtoCodec.descriptor(of: etcdserverpb__move_leader_request__init)
 
     static let shared = Descriptors()
