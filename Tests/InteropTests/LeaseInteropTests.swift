@@ -163,4 +163,31 @@ import Testing
         // The last keep-alive came at most TTL/3 before the stop; the lease ends within its TTL after it.
         #expect(after > 0.5 && after < 2.7, "gone \(after) s after the keep-alives stopped")
     }
+
+    /// `etcdctl elect`: the first candidate leads, an observer sees it, and when it quits (resigning) the
+    /// waiting candidate leads and the observer sees the change.
+    @Test func etcdctlElectHandsOverWhenTheLeaderQuits() throws {
+        let scratch = try ScratchDirectory(label: "lease-elect")
+        let server = try ServerProcess.start(.subject, dataDir: scratch.child("data"))
+        defer { server.kill9() }
+        let alice = try WatchProcess(endpoint: server.endpoint, ["elect", "the-election", "alice"])
+        defer { _ = alice.stop() }
+        #expect(alice.waitForStdout(containing: "alice"), "\(alice.stderr)")
+        let observer = try WatchProcess(endpoint: server.endpoint, ["elect", "-l", "the-election"])
+        defer { _ = observer.stop() }
+        #expect(observer.waitForStdout(containing: "alice"), "\(observer.stderr)")
+        let bob = try WatchProcess(endpoint: server.endpoint, ["elect", "the-election", "bob"])
+        defer { _ = bob.stop() }
+        // bob campaigns (his key appears) but does not lead while alice does.
+        let ctl = Etcdctl(server)
+        let deadline = Date().addingTimeInterval(10)
+        while try ctl.succeed(["get", "the-election/", "--prefix", "--keys-only"]).split(separator: "\n").count < 2 && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)  // polling the server for bob's key
+        }
+        #expect(!bob.stdout.contains("bob"))
+        alice.interrupt()
+        #expect(bob.waitForStdout(containing: "bob"), "\(bob.stderr)")
+        #expect(observer.waitForStdout(containing: "bob"), "\(observer.stdout)")
+        #expect(observer.stdout.components(separatedBy: "\n").filter { $0 == "alice" || $0 == "bob" } == ["alice", "bob"])
+    }
 }

@@ -161,6 +161,14 @@ final class WatchProcess {
         return reaped()
     }
 
+    /// SIGINT (etcdctl's own clean exit: `elect` resigns, `lock` unlocks), then reap; SIGKILL if it lingers.
+    @discardableResult
+    func interrupt(timeoutSeconds: Double = defaultTimeoutSeconds) -> ExitStatus {
+        if let exitStatus { return exitStatus }
+        kill(process.processIdentifier, SIGINT)
+        return waitForExit(timeoutSeconds: timeoutSeconds) ?? stop()
+    }
+
     /// SIGKILL (a watch has nothing to flush) and reap.
     @discardableResult
     func stop() -> ExitStatus {
