@@ -256,6 +256,9 @@ enum FlagTable {
                  usage: "Print the version and exit."),
     ]
 
+    /// Keel's leader always reports renewals through the log and every member persists the remaining TTL.
+    static let leaseCheckpointsAlwaysOn = "Keel always checkpoints and persists lease remaining TTLs, so a new leader continues the old leader's clock; this flag changes nothing"
+
     private static func experimentalFlag(_ name: String, _ kind: FlagKind, _ def: String, _ usage: String) -> FlagSpec {
         FlagSpec(name: name, kind: kind, defaultText: def, section: .experimental, support: .warnWhenChanged(notYet), usage: usage)
     }
@@ -265,8 +268,12 @@ enum FlagTable {
         experimentalFlag("experimental-corrupt-check-time", .duration, "0s", "Duration of time between cluster corruption check passes."),
         experimentalFlag("experimental-enable-v2v3", .string, "", "Serve v2 requests through the v3 backend under a given prefix."),
         experimentalFlag("experimental-backend-bbolt-freelist-type", .string, "array", "The freelist type that the boltdb backend uses (array and map are supported types)."),
-        experimentalFlag("experimental-enable-lease-checkpoint", .bool, "false", "Enable to persist lease remaining TTL to prevent indefinite auto-renewal of long lived leases."),
-        experimentalFlag("experimental-enable-lease-checkpoint-persist", .bool, "false", "Enable persisting remainingTTL to prevent indefinite auto-renewal of long lived leases."),
+        FlagSpec(name: "experimental-enable-lease-checkpoint", kind: .bool, defaultText: "false", section: .experimental,
+                 support: .warnWhenChanged(leaseCheckpointsAlwaysOn),
+                 usage: "Enable to persist lease remaining TTL to prevent indefinite auto-renewal of long lived leases."),
+        FlagSpec(name: "experimental-enable-lease-checkpoint-persist", kind: .bool, defaultText: "false", section: .experimental,
+                 support: .warnWhenChanged(leaseCheckpointsAlwaysOn),
+                 usage: "Enable persisting remainingTTL to prevent indefinite auto-renewal of long lived leases."),
         experimentalFlag("experimental-compaction-batch-limit", .signed, "1000", "Sets the maximum revisions deleted in each compaction batch."),
         FlagSpec(name: "experimental-peer-skip-client-san-verification", kind: .bool, defaultText: "false",
                  section: .experimental, support: .refuseWhenChanged(tls),

@@ -190,4 +190,34 @@ import Testing
         #expect(observer.waitForStdout(containing: "bob"), "\(observer.stdout)")
         #expect(observer.stdout.components(separatedBy: "\n").filter { $0 == "alice" || $0 == "bob" } == ["alice", "bob"])
     }
+
+    /// Leases and their keys are in the backend: a restart (clean, then kill -9) keeps them, and a short
+    /// lease still ends after it.
+    @Test func leasesSurviveRestarts() throws {
+        let scratch = try ScratchDirectory(label: "lease-restart")
+        let first = try ServerProcess.start(.subject, dataDir: scratch.child("data"))
+        var ctl = Etcdctl(first)
+        let long = try Self.leaseID(try ctl.succeed(["lease", "grant", "300"]))
+        let short = try Self.leaseID(try ctl.succeed(["lease", "grant", "4"]))
+        try ctl.succeed(["put", "--lease=\(long)", "rs/long", "v"])
+        try ctl.succeed(["put", "--lease=\(short)", "rs/short", "v"])
+        _ = first.stop()
+        let second = try ServerProcess.start(.subject, dataDir: first.dataDir, ports: first.ports)
+        ctl = Etcdctl(second)
+        #expect(Set(try ctl.succeed(["lease", "list"]).split(separator: "\n").dropFirst().map(String.init)) == [long, short])
+        #expect(try ctl.succeed(["lease", "timetolive", long, "--keys"]).contains("attached keys([rs/long])"))
+        _ = second.kill9()
+        let third = try ServerProcess.start(.subject, dataDir: first.dataDir, ports: first.ports)
+        defer { third.kill9() }
+        ctl = Etcdctl(third)
+        #expect(try ctl.succeed(["lease", "timetolive", long, "--keys"]).contains("attached keys([rs/long])"))
+        // The short lease ends (within its TTL of the restart, since no checkpoint was taken) with its key.
+        let deadline = Date().addingTimeInterval(8)
+        while try !ctl.succeed(["get", "rs/short"]).isEmpty && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.1)  // polling the server while time passes
+        }
+        #expect(try ctl.succeed(["get", "rs/", "--prefix", "--keys-only"]) == "rs/long\n\n")
+        try ctl.succeed(["lease", "revoke", long])
+        #expect(try ctl.succeed(["get", "rs/", "--prefix"]).isEmpty)
+    }
 }
