@@ -39,7 +39,10 @@ final class LeaseSchedule: Sendable {
 
     private struct State {
         var leases: [Int64: Lease] = [:]
-        /// Deadlines to look at, earliest first; an entry is stale when its lease's deadline moved since.
+        /// One entry per lease, earliest first, never later than when the lease is due (its deadline, or
+        /// its revocation retry): renewals only move a lease later, so they leave the entry where it is
+        /// and it is put back at the new time when it comes up. Rebuilt when this member starts leading
+        /// (a follower's checkpoints may move deadlines earlier). Bounded by the number of leases.
         var due = Heap<Due>()
         var leading = false
         /// Renewed (or extended) leases whose new schedule followers have not been told yet.
@@ -93,9 +96,7 @@ final class LeaseSchedule: Sendable {
         state.withLockedValue { s in
             guard !s.leading else { return }
             for c in checkpoints where s.leases[c.id] != nil {
-                let deadline = now + .seconds(c.remainingTTL)
-                s.leases[c.id]!.deadline = deadline
-                s.due.insert(Due(deadline: deadline, id: c.id))
+                s.leases[c.id]!.deadline = now + .seconds(c.remainingTTL)
             }
         }
     }
@@ -115,7 +116,6 @@ final class LeaseSchedule: Sendable {
             lease.deadline = now + .seconds(lease.ttl)
             lease.revokeRetryAt = nil
             s.leases[id] = lease
-            s.due.insert(Due(deadline: lease.deadline, id: id))
             s.unreported.insert(id)
             return .renewed(ttl: lease.ttl)
         }
@@ -149,16 +149,19 @@ final class LeaseSchedule: Sendable {
                 promote(&s, now: now)
             }
             var work = Work()
-            // Revocations: refill the budget by the time passed, spend it on the earliest deadlines.
+            // Revocations: refill the budget by the time passed, spend it on the earliest deadlines; at
+            // most a tenth of a second's worth at once, so a mass expiry comes in small batches.
             let elapsed = s.lastTick.map { Double((now - $0).nanoseconds) / 1e9 } ?? 0
             let rate = Double(settings.revokesPerSecond)
-            s.revokeBudget = min(rate, s.revokeBudget + max(elapsed, 0) * rate)
+            s.revokeBudget = min(max(rate / 10, 1), s.revokeBudget + max(elapsed, 0) * rate)
             while s.revokeBudget >= 1, let next = s.due.min, next.deadline <= now {
                 _ = s.due.popMin()
-                guard var lease = s.leases[next.id], lease.deadline == next.deadline || lease.revokeRetryAt == next.deadline else {
-                    continue  // stale: renewed, checkpointed or revoked since
+                guard var lease = s.leases[next.id] else { continue }  // revoked since
+                let due = lease.revokeRetryAt ?? lease.deadline
+                if due > now {  // renewed since (or a revocation is in flight): look again then
+                    s.due.insert(Due(deadline: due, id: next.id))
+                    continue
                 }
-                if let retry = lease.revokeRetryAt, retry > now { continue }
                 let retry = now + settings.revokeRetry
                 lease.revokeRetryAt = retry
                 s.leases[next.id] = lease
@@ -188,16 +191,19 @@ final class LeaseSchedule: Sendable {
     /// now + grace, never more than grace beyond their own deadline.
     private func promote(_ s: inout State, now: NIODeadline) {
         let grace = settings.promotionGrace
+        var due: [Due] = []
+        due.reserveCapacity(s.leases.count)
         for (id, var lease) in s.leases {
             lease.revokeRetryAt = nil
             let extended = min(now + grace, lease.deadline + grace)
-            if extended > lease.deadline {
+            if extended > lease.deadline && extended > now {
                 lease.deadline = extended
-                s.due.insert(Due(deadline: extended, id: id))
                 s.unreported.insert(id)
             }
             s.leases[id] = lease
+            due.append(Due(deadline: lease.deadline, id: id))
         }
+        s.due = Heap(due)
     }
 
     /// Whole seconds left, rounded up (a lease never ends early because of the rounding), at least 1.
@@ -206,4 +212,6 @@ final class LeaseSchedule: Sendable {
     }
 
     var count: Int { state.withLockedValue { $0.leases.count } }
+    /// Entries waiting in the expiry heap (bounded by the leases, whatever the renewal rate).
+    var pendingCount: Int { state.withLockedValue { $0.due.count } }
 }
