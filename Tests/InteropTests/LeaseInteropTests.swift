@@ -13,7 +13,13 @@ import Testing
             out = out.replacingOccurrences(of: id, with: "<lease\(i)>")
             if let decimal = Int64(id, radix: 16) { out = out.replacingOccurrences(of: "\(decimal)", with: "<lease\(i)>") }
         }
-        return out.replacingOccurrences(of: #"remaining\(\d+s\)"#, with: "remaining(?)", options: .regularExpression)
+        out = out.replacingOccurrences(of: #"remaining\(\d+s\)"#, with: "remaining(?)", options: .regularExpression)
+        // etcd lists a lease's keys in Go map order (random): compare them as a set.
+        guard let open = out.range(of: "attached keys(["), let close = out.range(of: "])", range: open.upperBound..<out.endIndex) else {
+            return out
+        }
+        let keys = out[open.upperBound..<close.lowerBound].split(separator: " ").sorted().joined(separator: " ")
+        return out.replacingCharacters(in: open.upperBound..<close.lowerBound, with: keys)
     }
 
     private static func leaseID(_ grantOutput: String) throws -> String {
