@@ -123,7 +123,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "InteropTests", dependencies: [
-            "EtcdServer", "RPC", "EtcdProto", "CProtobufC", "KeelConfig", "Linearizability",
+            "EtcdServer", "RPC", "Transport", "EtcdProto", "CProtobufC", "KeelConfig", "Linearizability",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOSSL
 import NIOTLS
@@ -39,7 +40,18 @@ final class TLSAdmission: ChannelInboundHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         guard !decided else { return context.fireErrorCaught(error) }
         decided = true
-        reject(context: context, reason: "\(error)")
+        reject(context: context, reason: Self.reason(error))
+    }
+
+    /// BoringSSL's reason code ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", ...) rather than the
+    /// whole error stack with source paths.
+    static func reason(_ error: Error) -> String {
+        let text = "\(error)"
+        guard case NIOSSLError.handshakeFailed = error else { return text }
+        let reasons = text.components(separatedBy: "OPENSSL_internal:").dropFirst().compactMap {
+            $0.split(separator: " ", maxSplits: 1).first.map(String.init)
+        }
+        return reasons.isEmpty ? text : "TLS handshake failed: " + reasons.joined(separator: ", ")
     }
 
     func channelInactive(context: ChannelHandlerContext) {
