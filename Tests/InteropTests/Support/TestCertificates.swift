@@ -2,8 +2,8 @@ import Foundation
 
 /// Certificates made with `openssl` at test time into a scratch dir (nothing committed): a CA, server, client
 /// and peer certificates it signed (SANs 127.0.0.1 and localhost, both server and client use), a certificate
-/// from a second CA, an expired one, a revoked one with the CRL revoking it, one whose CN is not the peers'
-/// ("intruder") and one whose only SAN names another host. EC P-256 keys: quick to make.
+/// from a second CA, an expired one, two revoked ones (CN "revoked" and "peer") with the CRL revoking them,
+/// one whose CN is not the peers' ("intruder") and one whose only SAN names another host ("elsewhere"). EC P-256 keys: quick to make.
 final class TestCertificates {
     let scratch: ScratchDirectory
     var directory: String { scratch.path }
@@ -66,6 +66,7 @@ final class TestCertificates {
     leaf revoked revoked 1005
     leaf wrongca client 1006 ca2
     leaf elsewhere peer 1008 ca elsewhere
+    leaf revokedpeer peer 1009
     mkdir crl; : > crl/index.txt; echo 01 > crl/crlnumber; echo 03EF > crl/serial
     cat > crl.cnf <<'CNF'
     [ca]
@@ -87,6 +88,7 @@ final class TestCertificates {
     openssl ca -batch -config crl.cnf -keyfile ca-key.pem -cert ca.pem -in expired.csr -out expired.pem -notext \
       -startdate 20200101000000Z -enddate 20200201000000Z -extfile ext.cnf -extensions leaf 2>/dev/null
     openssl ca -config crl.cnf -keyfile ca-key.pem -cert ca.pem -revoke revoked.pem 2>/dev/null
+    openssl ca -config crl.cnf -keyfile ca-key.pem -cert ca.pem -revoke revokedpeer.pem 2>/dev/null
     openssl ca -config crl.cnf -keyfile ca-key.pem -cert ca.pem -gencrl -out revoked.crl 2>/dev/null
     """#
 }
