@@ -212,6 +212,15 @@ final class TLSTests: XCTestCase {
             for (k, v) in all where stored[k]?.value != v { missing += 1 }
             XCTAssertEqual(missing, 0, "member \(i) lost \(missing) of \(all.count) acknowledged writes")
         }
+        // A follower forwards what only the leader answers (lease time-to-live and keep-alive) to the leader's
+        // https client URL, over TLS with its own certificate.
+        let follower = (newLeader + 1) % 3
+        let grant = try cluster.etcdctl(follower).succeed(["lease", "grant", "60"])
+        let lease = try XCTUnwrap(grant.split(separator: " ").dropFirst().first.map(String.init), grant)
+        let ttl = try cluster.etcdctl(follower).succeed(["lease", "timetolive", lease])
+        XCTAssertTrue(ttl.contains("granted with TTL(60s)"), ttl)
+        let kept = try cluster.etcdctl(follower).succeed(["lease", "keep-alive", "--once", lease])
+        XCTAssertTrue(kept.contains("keepalived with TTL(60)"), kept)
         // The restarted member rejoined over TLS: a write through it is replicated and read back.
         try cluster.etcdctl(oldLeader).succeed(["put", "rejoined", "yes"])
         XCTAssertEqual(try cluster.etcdctl(newLeader).succeed(["get", "rejoined", "--print-value-only"]), "yes\n")
