@@ -103,6 +103,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "EtcdProto", "CProtobufC"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),

@@ -46,6 +46,11 @@ struct SANs {
     var dns: [String] = []
     var ips: [[UInt8]] = []
 
+    init(dns: [String], ips: [[UInt8]]) {
+        self.dns = dns
+        self.ips = ips
+    }
+
     init(_ certificate: NIOSSLCertificate) {
         for name in certificate._subjectAlternativeNames() {
             let bytes = name.contents.withUnsafeBufferPointer { Array($0) }
