@@ -200,8 +200,9 @@ start_cluster() {
     done
     # Every member answers Status and names the same leader; find which endpoint that is.
     local eps status
-    eps=$(printf "$SCHEME://%s," "${CLIENT_EPS[@]}")
-    eps=${eps%,}
+    eps=$(IFS=,; echo "${CLIENT_EPS[*]}")
+    # etcdctl needs the scheme to speak TLS (a bare host:port is plaintext).
+    [[ "$TLS" == 1 ]] && { eps=$(printf 'https://%s,' "${CLIENT_EPS[@]}"); eps=${eps%,}; }
     until status=$(ETCDCTL_API=3 "$ETCDCTL" --endpoints "$eps" ${CTL_TLS[@]+"${CTL_TLS[@]}"} --dial-timeout 2s --command-timeout 2s \
                        endpoint status -w json 2>/dev/null) &&
           LEADER=$(python3 - "$status" "$n" <<'PY'
