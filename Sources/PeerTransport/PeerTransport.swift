@@ -172,12 +172,9 @@ public final class PeerTransport: Sendable {
         let inbound = self.inbound
         let maxInbound = context.config.maxInboundConnections
         let logger = context.logger
-        var tls: TLSServerSecurity?
-        if case .tcp(_, _, true) = parsed {
-            guard let serverTLS = context.config.serverTLS else {
-                throw PeerTransportError.invalidConfig("\(parsed) needs peer TLS (--peer-cert-file and --peer-key-file, or --peer-auto-tls)")
-            }
-            tls = serverTLS
+        let tls = parsed.isSecure ? context.config.serverTLS : nil
+        if parsed.isSecure && tls == nil {
+            throw PeerTransportError.invalidConfig("\(parsed) needs peer TLS (--peer-cert-file and --peer-key-file, or --peer-auto-tls)")
         }
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)

@@ -112,7 +112,8 @@ enum IPAddressText {
         let family = bytes.count == 4 ? AF_INET : bytes.count == 16 ? AF_INET6 : -1
         guard family >= 0 else { return nil }
         let ok = bytes.withUnsafeBytes { raw in inet_ntop(family, raw.baseAddress, &out, socklen_t(out.count)) != nil }
-        return ok ? String(cString: out) : nil
+        guard ok else { return nil }
+        return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func resolve(_ name: String) -> [String] {
