@@ -16,6 +16,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // C libraries (Debian -dev packages).
@@ -45,6 +49,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOTLS", package: "swift-nio"),
         ]),
         // gRPC on top of Transport: framing, status, routing, client.
         .target(name: "RPC", dependencies: [
@@ -74,6 +80,11 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Atomics", package: "swift-atomics"),
             .product(name: "HeapModule", package: "swift-collections"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            // --auto-tls: self-signed certificates.
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         .executableTarget(name: "keel", dependencies: [
             "EtcdServer", "KeelConfig",
@@ -92,6 +103,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "EtcdProto", "CProtobufC"]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
@@ -112,7 +124,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "InteropTests", dependencies: [
-            "EtcdServer", "RPC", "EtcdProto", "CProtobufC", "KeelConfig", "Linearizability",
+            "EtcdServer", "RPC", "Transport", "EtcdProto", "CProtobufC", "KeelConfig", "Linearizability",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

@@ -24,6 +24,9 @@
 #            WATCH_CONNS=1 connections), WATCH_PUTS=20000 puts with the put workload's flags, then
 #            events/s keel vs etcd and put req/s with watchers vs the put workload alone (issue #8)
 #   KEEL=path (a keel binary to run instead of the one just built)
+#   TLS=1 serves every client and peer URL over https with mutual certificate auth (--cert-file,
+#          --key-file, --trusted-ca-file, --client-cert-auth and the --peer-* equivalents), certificates
+#          made with openssl (EC P-256) in the work dir; keel-bench connects over TLS (ALPN h2) to both
 #   NICE=-10 runs every server and keel-bench at that niceness (needs root): shields a run from
 #            background jobs on a shared machine, equally for both servers (default: unchanged)
 set -euo pipefail
@@ -57,6 +60,7 @@ WATCH_PER_STREAM=${WATCH_PER_STREAM:-100}
 WATCH_CONNS=${WATCH_CONNS:-1}
 WATCH_PUTS=${WATCH_PUTS:-20000}
 WATCH_TIMEOUT=${WATCH_TIMEOUT:-120}
+TLS=${TLS:-0}
 RUN=()
 [[ -n "$NICE" ]] && RUN=(nice -n "$NICE")
 
@@ -101,6 +105,35 @@ forget_pids() {
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# TLS=1: a CA, a certificate for every server (client and peer side, SAN 127.0.0.1) and one for the clients.
+SCHEME=http
+SERVER_TLS=()
+CTL_TLS=()
+BENCH_TLS=()
+if [[ "$TLS" == 1 ]]; then
+    SCHEME=https
+    CERTS="$WORK/certs"
+    mkdir -p "$CERTS"
+    (
+        cd "$CERTS"
+        printf '[req]\ndistinguished_name=dn\n[dn]\n[leaf]\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' >ext.cnf
+        for name in ca server client; do
+            openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$name-key.pem" 2>/dev/null
+        done
+        openssl req -x509 -new -key ca-key.pem -out ca.pem -days 2 -subj /CN=bench-ca -config ext.cnf -extensions ca
+        for name in server client; do
+            openssl req -new -key "$name-key.pem" -out "$name.csr" -subj "/CN=$name" -config ext.cnf
+            openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca-key.pem -set_serial "$RANDOM" -out "$name.pem" \
+                -days 2 -extfile ext.cnf -extensions leaf 2>/dev/null
+        done
+    ) >&2
+    SERVER_TLS=(--cert-file "$CERTS/server.pem" --key-file "$CERTS/server-key.pem" --trusted-ca-file "$CERTS/ca.pem"
+                --client-cert-auth --peer-cert-file "$CERTS/server.pem" --peer-key-file "$CERTS/server-key.pem"
+                --peer-trusted-ca-file "$CERTS/ca.pem" --peer-client-cert-auth)
+    CTL_TLS=(--cacert "$CERTS/ca.pem" --cert "$CERTS/client.pem" --key "$CERTS/client-key.pem")
+    BENCH_TLS=(--tls-cacert "$CERTS/ca.pem" --tls-cert "$CERTS/client.pem" --tls-key "$CERTS/client-key.pem")
+fi
+
 # free_ports N: N distinct free TCP ports on 127.0.0.1 (all bound at once, so no duplicates).
 free_ports() {
     python3 - "$1" <<'PY'
@@ -134,20 +167,20 @@ start_cluster() {
     local ports i initial="" dir="$WORK/$name-$n"
     read -r -a ports <<<"$(free_ports $((2 * n)))"
     for ((i = 0; i < n; i++)); do
-        initial+="${initial:+,}m$i=http://127.0.0.1:${ports[2 * i + 1]}"
+        initial+="${initial:+,}m$i=$SCHEME://127.0.0.1:${ports[2 * i + 1]}"
     done
     mkdir -p "$dir"
     MEMBER_PIDS=()
     CLIENT_EPS=()
     for ((i = 0; i < n; i++)); do
-        local client="http://127.0.0.1:${ports[2 * i]}" peer="http://127.0.0.1:${ports[2 * i + 1]}"
+        local client="$SCHEME://127.0.0.1:${ports[2 * i]}" peer="$SCHEME://127.0.0.1:${ports[2 * i + 1]}"
         : >"$dir/m$i.log"
         env -u ETCD_NAME -u ETCD_DATA_DIR -u ETCD_INITIAL_CLUSTER ${RUN[@]+"${RUN[@]}"} "$binary" --name "m$i" --data-dir "$dir/m$i.data" \
             --listen-client-urls "$client" --advertise-client-urls "$client" \
             --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
             --initial-cluster "$initial" --initial-cluster-state new \
             --initial-cluster-token "$name-$n-$$" \
-            --heartbeat-interval "$HEARTBEAT" --election-timeout "$ELECTION" >"$dir/m$i.log" 2>&1 &
+            --heartbeat-interval "$HEARTBEAT" --election-timeout "$ELECTION" ${SERVER_TLS[@]+"${SERVER_TLS[@]}"} >"$dir/m$i.log" 2>&1 &
         MEMBER_PIDS+=($!)
         PIDS+=($!)
         CLIENT_EPS+=("127.0.0.1:${ports[2 * i]}")
@@ -168,7 +201,9 @@ start_cluster() {
     # Every member answers Status and names the same leader; find which endpoint that is.
     local eps status
     eps=$(IFS=,; echo "${CLIENT_EPS[*]}")
-    until status=$(ETCDCTL_API=3 "$ETCDCTL" --endpoints "$eps" --dial-timeout 2s --command-timeout 2s \
+    # etcdctl needs the scheme to speak TLS (a bare host:port is plaintext).
+    [[ "$TLS" == 1 ]] && { eps=$(printf 'https://%s,' "${CLIENT_EPS[@]}"); eps=${eps%,}; }
+    until status=$(ETCDCTL_API=3 "$ETCDCTL" --endpoints "$eps" ${CTL_TLS[@]+"${CTL_TLS[@]}"} --dial-timeout 2s --command-timeout 2s \
                        endpoint status -w json 2>/dev/null) &&
           LEADER=$(python3 - "$status" "$n" <<'PY'
 import json, sys
@@ -213,7 +248,7 @@ bench() {
     local i before=() after=() out rc=0
     for ((i = 0; i < ${#MEMBER_PIDS[@]}; i++)); do before+=("$(cpu_ticks "${MEMBER_PIDS[i]}")"); done
     # In the background and waited for, so that Ctrl-C or a TERM reaches the trap at once.
-    ${RUN[@]+"${RUN[@]}"} "$BENCH" "$@" --endpoint "$endpoints" --conns "$CONNS" --threads "$THREADS" --json \
+    ${RUN[@]+"${RUN[@]}"} "$BENCH" "$@" --endpoint "$endpoints" --conns "$CONNS" --threads "$THREADS" --json ${BENCH_TLS[@]+"${BENCH_TLS[@]}"} \
         >"$WORK/bench.out" 2>"$WORK/bench.err" &
     BENCH_PID=$!
     PIDS+=("$BENCH_PID")
@@ -325,6 +360,7 @@ echo
 echo "machine: nproc=$(nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)${NICE:+, servers and keel-bench at nice $NICE}"
 echo "servers: $("$ETCD" --version 2>/dev/null | head -1), keel built from $KEEL_SOURCE"
 [[ -n "$FSYNC" ]] && echo "disk ($WORK): $FSYNC"
+[[ "$TLS" == 1 ]] && echo "transport: TLS (https client and peer URLs, mutual certificate auth, EC P-256 certificates; keel-bench over TLS with ALPN h2)"
 for n in $MEMBERS; do
     clients=$CLIENTS
     ((n == 3)) && clients=$CLIENTS_3

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Keel needs, only those missing. With --test, also what the tests drive:
-# real etcd and etcdctl (the reference), python3-etcd3, h2load, protoc-c (to check the committed C).
+# real etcd and etcdctl (the reference), python3-etcd3, h2load, protoc-c (to check the committed C), openssl
+# (the TLS tests make their certificates with it).
 set -euo pipefail
 packages=(libnghttp2-dev libprotobuf-c-dev liblmdb-dev libjemalloc-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(protobuf-c-compiler protobuf-compiler libprotobuf-dev etcd-server etcd-client python3-etcd3 nghttp2-client curl iproute2)
+    packages+=(protobuf-c-compiler protobuf-compiler libprotobuf-dev etcd-server etcd-client python3-etcd3 nghttp2-client curl iproute2 openssl)
 fi
 missing=()
 for p in "${packages[@]}"; do

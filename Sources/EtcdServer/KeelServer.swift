@@ -66,10 +66,11 @@ public final class KeelServer: Sendable {
 
     private static func start(config: ServerConfig, layout: DataLayout, fresh: Bool, group: MultiThreadedEventLoopGroup,
                               logger: Logger) async throws -> KeelServer {
+        let tls = try ServerTLS.make(config: config, logger: logger)
         // A member joining an existing cluster asks its peers who it is before anything is written.
         var joining: (memberID: UInt64, cluster: ClusterDescription)?
         if fresh && config.initialClusterState == .existing {
-            joining = try await fetchJoinIdentity(config: config, group: group, logger: logger)
+            joining = try await fetchJoinIdentity(config: config, group: group, tls: tls.peerDialer, logger: logger)
         }
         try layout.create()
         let quota = config.effectiveQuotaBackendBytes ?? unlimitedQuotaBytes
@@ -152,9 +153,11 @@ public final class KeelServer: Sendable {
         let reads = ReadIndexBatcher()
         let link = PeerLink(store: store, members: members, localID: identity.memberID, clusterID: identity.clusterID,
                             snapDir: layout.backendDir, logger: logger)
-        let peers = PeerTransport(config: PeerTransportConfig(localID: identity.memberID, clusterID: identity.clusterID,
-                                                              snapshotDirectory: layout.backendDir),
-                                  group: group, handler: link, logger: logger)
+        var peerConfig = PeerTransportConfig(localID: identity.memberID, clusterID: identity.clusterID,
+                                             snapshotDirectory: layout.backendDir)
+        peerConfig.serverTLS = tls.peerListener
+        peerConfig.clientTLS = tls.peerDialer
+        let peers = PeerTransport(config: peerConfig, group: group, handler: link, logger: logger)
         let publisher = AttributePublisher(memberID: identity.memberID, logger: logger)
         let localID = identity.memberID
         let watches = WatchHub()
@@ -195,7 +198,8 @@ public final class KeelServer: Sendable {
             limits: .init(maxRequestBytes: Int(config.maxRequestBytes), maxTxnOps: Int(config.maxTxnOps)),
             dataDir: config.dataDir, name: config.name, strictReconfigCheck: config.strictReconfigCheck, watches: watches,
             watchProgressInterval: .nanoseconds(max(Int64(config.watchProgressNotifyInterval.components.seconds) * 1_000_000_000
-                + config.watchProgressNotifyInterval.components.attoseconds / 1_000_000_000, 1_000_000)))
+                + config.watchProgressNotifyInterval.components.attoseconds / 1_000_000_000, 1_000_000)),
+            clientDialer: tls.clientDialer)
         publisher.context = context
 
         var peerPorts: [Int] = []
@@ -238,9 +242,14 @@ public final class KeelServer: Sendable {
         do {
             for url in config.listenClientURLs {
                 let host = url.host == "localhost" ? "127.0.0.1" : url.host
-                let port = try await transport.bind(host: host, port: Int(url.port ?? 2379))
+                let secure = url.scheme == .https
+                let port = try await transport.bind(host: host, port: Int(url.port ?? 2379), tls: secure ? tls.clientListener : nil)
                 ports.append(port)
-                logger.info("serving insecure client requests on \(host):\(port), this is strongly discouraged!")
+                if secure {
+                    logger.info("serving client requests on \(host):\(port) over TLS")
+                } else {
+                    logger.info("serving insecure client requests on \(host):\(port), this is strongly discouraged!")
+                }
             }
         } catch {
             await transport.shutdownGracefully(gracePeriod: .seconds(0))
@@ -254,7 +263,8 @@ public final class KeelServer: Sendable {
         do {
             for url in config.listenMetricsURLs {
                 let host = url.host == "localhost" ? "127.0.0.1" : url.host
-                let port = try await metrics.bind(host: host, port: Int(url.port ?? 0))
+                let port = try await metrics.bind(host: host, port: Int(url.port ?? 0),
+                                                  tls: url.scheme == .https ? tls.clientListener : nil)
                 logger.info("serving /metrics and /health on \(host):\(port)")
             }
         } catch {
@@ -400,7 +410,7 @@ public final class KeelServer: Sendable {
     /// etcd's GetClusterFromRemotePeers + ValidateClusterAndAssignIDs: ask the other members of
     /// --initial-cluster for the cluster, then find ourselves in it by our advertised peer URLs (the entry
     /// `member add` created, with the id it chose).
-    private static func fetchJoinIdentity(config: ServerConfig, group: EventLoopGroup,
+    private static func fetchJoinIdentity(config: ServerConfig, group: EventLoopGroup, tls: TLSClientSecurity?,
                                           logger: Logger) async throws -> (memberID: UInt64, cluster: ClusterDescription) {
         let ours = config.initialAdvertisePeerURLs.map(\.canonical).sorted()
         let others = config.initialCluster.members.filter { $0.name != config.name }.flatMap { $0.peerURLs.map(\.canonical) }
@@ -410,7 +420,7 @@ public final class KeelServer: Sendable {
         var lastError: Error?
         for _ in 0..<5 {
             do {
-                let bytes = try await PeerTransport.fetchClusterMembers(from: others, group: group)
+                let bytes = try await PeerTransport.fetchClusterMembers(from: others, group: group, tls: tls)
                 let cluster = try ClusterDescription.decode(bytes)
                 guard cluster.members.count == config.initialCluster.members.count else {
                     throw StartupError("error validating peerURLs \(config.initialCluster.text): member count is unequal")

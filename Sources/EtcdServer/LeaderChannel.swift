@@ -26,13 +26,17 @@ final class LeaderChannel: Sendable {
     /// A unary call to the leader; throws `.noLeader` without one.
     func unary(_ path: String, request: ByteBuffer, context: ServerContext, on eventLoop: EventLoop) -> EventLoopFuture<GRPCResponse> {
         guard let url = Self.leaderURL(context) else { return eventLoop.makeFailedFuture(EtcdServerError.noLeader) }
-        let key = "\(url.host):\(url.port ?? 2379)"
+        let key = url.canonical
+        let tls = url.requiresTLS ? context.clientDialer : nil
         let connection = cached.withLockedValue { c -> EventLoopFuture<GRPCClientConnection> in
             if let c, c.url == key { return c.connection }
             if let old = c { old.connection.whenSuccess { conn in Task { await conn.close() } } }
             let host = url.host == "localhost" ? "127.0.0.1" : url.host
             let promise = eventLoop.makePromise(of: GRPCClientConnection.self)
-            promise.completeWithTask { try await GRPCClientConnection.connect(host: host, port: Int(url.port ?? 2379), group: eventLoop) }
+            promise.completeWithTask {
+                // An https client URL is dialed over TLS with the member's client certificate (etcd's ClientTLSInfo).
+                try await GRPCClientConnection.connect(host: host, port: Int(url.port ?? 2379), group: eventLoop, tls: tls)
+            }
             c = Cached(url: key, connection: promise.futureResult)
             return promise.futureResult
         }

@@ -2,6 +2,7 @@ import KeelConfig
 import NIOCore
 import MVCC
 import Raft
+import Transport
 
 /// What every service needs: the store, the Raft loop, this member's identity and the request limits.
 final class ServerContext: Sendable {
@@ -26,10 +27,13 @@ final class ServerContext: Sendable {
     let watchProgressInterval: TimeAmount
     /// The reused connection to the leader, for requests only it answers.
     let leaderChannel = LeaderChannel()
+    /// TLS for calls to another member's https client URL (forwarding to the leader).
+    let clientDialer: TLSClientSecurity?
 
     init(store: MVCCStore, raft: RaftLoop, published: RaftPublished, members: MemberRegistry, clusterID: UInt64,
          memberID: UInt64, limits: Limits, dataDir: String, name: String, strictReconfigCheck: Bool, watches: WatchHub,
-         watchProgressInterval: TimeAmount) {
+         watchProgressInterval: TimeAmount, clientDialer: TLSClientSecurity? = nil) {
+        self.clientDialer = clientDialer
         self.watches = watches
         self.watchProgressInterval = watchProgressInterval
         self.store = store

@@ -30,6 +30,11 @@ struct BenchOptions: Sendable {
     var watchersPerStream = 100
     var watchConns = 1
     var watchTimeout = 60
+    /// TLS: the CA that signed the server's certificate, and our client certificate and key (for servers
+    /// with --client-cert-auth). Empty `tlsCA`: plaintext (h2c).
+    var tlsCA = ""
+    var tlsCert = ""
+    var tlsKey = ""
 
     /// Hard limits so a typo cannot ask for absurd amounts of memory or sockets.
     static let maxConns = 1024
@@ -58,6 +63,8 @@ extension BenchOptions {
       --threads N        event-loop threads of the generator (default 1)
       --seed N           random seed (default 1)
       --json             print one JSON line instead of the text report
+      --tls-cacert FILE  connect over TLS (ALPN h2), verifying the server against this CA
+      --tls-cert FILE --tls-key FILE   client certificate and key to present over TLS
     watch: the put workload (--puts/--total, --key-space, --val-size, ...) while watchers on the
     key space's range count the events they receive:
       --streams N                Watch streams (default 10)
@@ -111,6 +118,9 @@ extension BenchOptions {
             case "--threads": options.threads = try number(flag, 1...64)
             case "--seed": options.seed = UInt64(try number(flag, 0...Int.max))
             case "--json": options.json = true
+            case "--tls-cacert": options.tlsCA = try value(flag)
+            case "--tls-cert": options.tlsCert = try value(flag)
+            case "--tls-key": options.tlsKey = try value(flag)
             case "--streams": options.streams = try number(flag, 1...maxConns * 100)
             case "--watchers-per-stream": options.watchersPerStream = try number(flag, 1...100_000)
             case "--watch-conns": options.watchConns = try number(flag, 1...maxConns)

@@ -19,6 +19,8 @@ enum BenchRun {
 
     private static func run(_ options: BenchOptions, on group: EventLoopGroup) async throws -> BenchReport {
         let loops = (0..<options.threads).map { _ in group.next() }
+        let tls = try tlsSecurity(options)
+        let scheme = tls == nil ? "http" : "https"
 
         // Connection i lives on loop i % threads and targets endpoint i % endpoints.
         var channels: [Channel] = []
@@ -26,7 +28,7 @@ enum BenchRun {
         for index in 0..<options.conns {
             let loop = loops[index % loops.count]
             let endpoint = options.endpoints[index % options.endpoints.count]
-            let (channel, connection) = try await connect(host: endpoint.host, port: endpoint.port, on: loop)
+            let (channel, connection) = try await connect(host: endpoint.host, port: endpoint.port, on: loop, tls: tls)
             channels.append(channel)
             connections.append(connection)
         }
@@ -41,11 +43,11 @@ enum BenchRun {
         var createSeconds = 0.0
         if options.operation == .watch {
             let openedAt = NIODeadline.now().uptimeNanoseconds
-            trackers = try await openWatchers(options, loops: loops, channels: &channels)
+            trackers = try await openWatchers(options, loops: loops, channels: &channels, tls: tls)
             createSeconds = Double(NIODeadline.now().uptimeNanoseconds - openedAt) / 1e9
         }
         let headers = HTTP2Headers([
-            (":method", "POST"), (":scheme", "http"), (":path", template.path),
+            (":method", "POST"), (":scheme", scheme), (":path", template.path),
             (":authority", "\(endpoint.host):\(endpoint.port)"),
             ("content-type", "application/grpc"), ("te", "trailers"), ("user-agent", "keel-bench"),
         ])
@@ -120,19 +122,19 @@ enum BenchRun {
 
     /// Opens the watch streams (stream i on watch connection i % watchConns) with their watchers on
     /// [key 0, key space - 1], and returns once the server has confirmed every one.
-    private static func openWatchers(_ options: BenchOptions, loops: [EventLoop],
-                                     channels: inout [Channel]) async throws -> [NIOLoopBound<WatchTracker>] {
+    private static func openWatchers(_ options: BenchOptions, loops: [EventLoop], channels: inout [Channel],
+                                     tls: TLSClientSecurity?) async throws -> [NIOLoopBound<WatchTracker>] {
         var connections: [HTTP2Connection] = []
         for index in 0..<options.watchConns {
             let loop = loops[index % loops.count]
             let endpoint = options.endpoints[index % options.endpoints.count]
-            let (channel, connection) = try await connect(host: endpoint.host, port: endpoint.port, on: loop)
+            let (channel, connection) = try await connect(host: endpoint.host, port: endpoint.port, on: loop, tls: tls)
             channels.append(channel)
             connections.append(connection)
         }
         let endpoint = options.endpoints[0]
         let headers = HTTP2Headers([
-            (":method", "POST"), (":scheme", "http"), (":path", "/etcdserverpb.Watch/Watch"),
+            (":method", "POST"), (":scheme", tls == nil ? "http" : "https"), (":path", "/etcdserverpb.Watch/Watch"),
             (":authority", "\(endpoint.host):\(endpoint.port)"),
             ("content-type", "application/grpc"), ("te", "trailers"), ("user-agent", "keel-bench"),
         ])
@@ -188,13 +190,25 @@ enum BenchRun {
         return summary
     }
 
-    private static func connect(host: String, port: Int, on loop: EventLoop) async throws -> (Channel, HTTP2Connection) {
+    /// The TLS of --tls-cacert/--tls-cert/--tls-key, nil for plaintext.
+    private static func tlsSecurity(_ options: BenchOptions) throws -> TLSClientSecurity? {
+        guard !options.tlsCA.isEmpty else { return nil }
+        let context = try TLSClientSecurity.makeContext(certFile: options.tlsCert, keyFile: options.tlsKey,
+                                                        trustedCAFile: options.tlsCA, skipVerify: false, cipherSuites: [])
+        return TLSClientSecurity(context: context, onReject: { _ in })
+    }
+
+    private static func connect(host: String, port: Int, on loop: EventLoop,
+                                tls: TLSClientSecurity?) async throws -> (Channel, HTTP2Connection) {
         let connection = HTTP2ClientSetup.makeConnection(eventLoop: loop)
         let channel = try await ClientBootstrap(group: loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try HTTP2ClientSetup.install(connection, on: channel) }
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try tls.install(on: channel, host: host) }
+                    try HTTP2ClientSetup.install(connection, on: channel)
+                }
             }
             .connect(host: host, port: port).get()
         return (channel, connection)

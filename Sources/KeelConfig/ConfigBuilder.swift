@@ -84,11 +84,16 @@ enum ConfigBuilder {
             return .failure(verify("setting experimental-enable-lease-checkpoint-persist requires experimental-enable-lease-checkpoint"))
         }
 
-        // Keel has no TLS yet: an https/unixs URL anywhere would silently downgrade security.
+        // TLS over unix sockets is not implemented: such a URL would silently downgrade security.
         for name in ["listen-peer-urls", "listen-client-urls", "listen-metrics-urls", "initial-advertise-peer-urls", "advertise-client-urls"] {
-            if let u = f.value(name).urls.first(where: \.requiresTLS) {
-                return .failure(refuse("\(f.origin(of: name)) has \(u.canonical), but \(FlagTable.tls)"))
+            if let u = f.value(name).urls.first(where: { $0.scheme == .unixs }) {
+                return .failure(refuse("\(f.origin(of: name)) has \(u.canonical), but \(FlagTable.unixs)"))
             }
+        }
+        let tls: TLSSettings
+        switch tlsSettings(f, listenClient: listenClient, listenPeer: listenPeer, listenMetrics: listenMetrics, warnings: &warnings) {
+        case .success(let t): tls = t
+        case .failure(let e): return .failure(e)
         }
 
         // Derived values (etcdmain/etcd.go, embed.UpdateDefaultClusterFromName).
@@ -112,8 +117,8 @@ enum ConfigBuilder {
             return .failure(Failure(message: "error setting up initial cluster: \(e.message)", exitCode: 1))
         }
         for m in initialCluster.members {
-            if let u = m.peerURLs.first(where: \.requiresTLS) {
-                return .failure(refuse("\(f.origin(of: "initial-cluster")) has \(m.name)=\(u.canonical), but \(FlagTable.tls)"))
+            if let u = m.peerURLs.first(where: { $0.scheme == .unixs }) {
+                return .failure(refuse("\(f.origin(of: "initial-cluster")) has \(m.name)=\(u.canonical), but \(FlagTable.unixs)"))
             }
         }
 
@@ -139,7 +144,7 @@ enum ConfigBuilder {
         if case .urls(_, let exception?) = corsValue { cors.insert(exception) }
         let walDir = f.value("wal-dir").string
 
-        let config = ServerConfig(
+        var config = ServerConfig(
             name: name,
             dataDir: dataDir,
             walDir: walDir.isEmpty ? nil : walDir,
@@ -182,6 +187,10 @@ enum ConfigBuilder {
             logLevel: logLevel,
             logOutputs: logOutputs,
             environmentUsed: [])
+        config.clientTLS = tls.client
+        config.peerTLS = tls.peer
+        config.cipherSuites = tls.cipherSuites
+        config.cipherSuiteNames = tls.cipherSuiteNames
         return .success((config, warnings))
     }
 

@@ -25,7 +25,7 @@ public struct EtcdURL: Sendable, Hashable, CustomStringConvertible {
     /// True when the host is an IP literal or "localhost": what etcd can bind to (checkBindURLs).
     public var hasBindableHost: Bool { host == "localhost" || EtcdURL.isIPLiteral(host) }
 
-    /// Whether this URL needs TLS, which Keel does not implement yet.
+    /// Whether this URL is served over TLS.
     public var requiresTLS: Bool { scheme == .https || scheme == .unixs }
 
     /// Parses one URL with etcd's checks; the error text matches etcd's where it has one.

@@ -23,7 +23,7 @@ enum FlagSection: String, Sendable, CaseIterable {
     case member = "Member"
     case clustering = "Clustering"
     case proxy = "v2 Proxy (not supported by Keel)"
-    case security = "Security (not supported by Keel yet)"
+    case security = "Security"
     case auth = "Auth"
     case monitoring = "Profiling and Monitoring"
     case logging = "Logging"
@@ -53,7 +53,7 @@ enum FlagTable {
         "ETCD_" + flag.uppercased().replacingOccurrences(of: "-", with: "_")
     }
 
-    static let tls = "TLS is not implemented in Keel yet"
+    static let unixs = "unixs:// (TLS over a unix socket) is not implemented in Keel; use https://"
     static let discovery = "discovery bootstrap is not implemented in Keel; list the members with --initial-cluster"
     static let proxy = "etcd's v2 proxy mode is not implemented in Keel"
     static let notYet = "not implemented in Keel yet; the value is ignored"
@@ -179,7 +179,7 @@ enum FlagTable {
 
     private static func tlsFlag(_ name: String, _ kind: FlagKind, _ usage: String) -> FlagSpec {
         FlagSpec(name: name, kind: kind, defaultText: kind == .bool ? "false" : "", section: .security,
-                 support: .refuseWhenChanged(tls), usage: usage)
+                 support: .implemented, usage: usage)
     }
 
     private static let security: [FlagSpec] = [
@@ -276,7 +276,7 @@ enum FlagTable {
                  usage: "Enable persisting remainingTTL to prevent indefinite auto-renewal of long lived leases."),
         experimentalFlag("experimental-compaction-batch-limit", .signed, "1000", "Sets the maximum revisions deleted in each compaction batch."),
         FlagSpec(name: "experimental-peer-skip-client-san-verification", kind: .bool, defaultText: "false",
-                 section: .experimental, support: .refuseWhenChanged(tls),
+                 section: .experimental, support: .implemented,
                  usage: "Skip verification of SAN field in client certificate for peer connections."),
         FlagSpec(name: "experimental-watch-progress-notify-interval", kind: .duration, defaultText: "10m", section: .experimental,
                  support: .implemented, usage: "Duration of periodic watch progress notifications."),

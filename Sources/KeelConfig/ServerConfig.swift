@@ -1,3 +1,25 @@
+/// One side's TLS flags (client: --cert-file ...; peer: --peer-cert-file ...), etcd's transport.TLSInfo.
+public struct TLSFlags: Sendable, Equatable {
+    public var certFile = ""
+    public var keyFile = ""
+    public var trustedCAFile = ""
+    public var clientCertAuth = false
+    public var crlFile = ""
+    /// Peer side only (--peer-cert-allowed-cn).
+    public var allowedCN = ""
+    /// --peer-cert-allowed-hostname / --client-cert-allowed-hostname.
+    public var allowedHostname = ""
+    /// --auto-tls / --peer-auto-tls: self-signed certificates in <data-dir>/fixtures/{client,peer}.
+    public var autoTLS = false
+    /// --experimental-peer-skip-client-san-verification (peer side only).
+    public var skipClientSANVerify = false
+
+    public init() {}
+
+    /// etcd's TLSInfo.Empty(): no certificate pair given.
+    public var isEmpty: Bool { certFile.isEmpty && keyFile.isEmpty }
+}
+
 /// Everything `keel` was asked to do, typed and validated. Built only by `ConfigParser`.
 public struct ServerConfig: Sendable, Equatable {
     public enum ClusterState: String, Sendable { case new, existing }
@@ -59,6 +81,14 @@ public struct ServerConfig: Sendable, Equatable {
     public var cors: Set<String>
     /// --host-whitelist; contains "*" when all are allowed (etcd's default).
     public var hostWhitelist: Set<String>
+
+    // Security: TLS for client and peer listeners (and for our own connections to members).
+    public var clientTLS = TLSFlags()
+    public var peerTLS = TLSFlags()
+    /// --cipher-suites as BoringSSL names (TLS 1.2; TLS 1.3 suites are not configurable); empty = library default.
+    public var cipherSuites: [String] = []
+    /// --cipher-suites as given (etcd's Go names), for logs.
+    public var cipherSuiteNames: [String] = []
 
     // Auth (only the "simple" token provider exists)
     public var authToken: String

@@ -20,19 +20,19 @@ enum MembersEndpoint {
 extension PeerTransport {
     /// Asks the members at `urls` (peer URLs), in turn, for their cluster description (whatever their
     /// handler's `clusterMembers()` returned). Throws the last error if none answers within `timeout` each.
-    public static func fetchClusterMembers(from urls: [String], group: EventLoopGroup,
+    public static func fetchClusterMembers(from urls: [String], group: EventLoopGroup, tls: TLSClientSecurity? = nil,
                                            timeout: TimeAmount = .seconds(2)) async throws -> [UInt8] {
         var lastError: Error = PeerTransportError.invalidConfig("no peer URLs to ask")
         for text in urls {
             do {
                 let url = try PeerURL(parsing: text)
                 let eventLoop = group.next()
-                let connection = try await PeerConnection.dial(url, on: eventLoop, timeout: timeout).get()
+                let connection = try await PeerConnection.dial(url, on: eventLoop, timeout: timeout, tls: tls).get()
                 defer { connection.close() }
                 let promise = eventLoop.makePromise(of: [UInt8].self)
                 eventLoop.execute {
                     var headers = HTTP2Headers([
-                        (":method", "POST"), (":scheme", "http"), (":path", MembersEndpoint.path),
+                        (":method", "POST"), (":scheme", url.scheme), (":path", MembersEndpoint.path),
                         (":authority", url.authority), ("content-type", "application/grpc"), ("te", "trailers"),
                     ])
                     headers.append("user-agent", "keel-join")

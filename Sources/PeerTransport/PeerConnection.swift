@@ -37,17 +37,25 @@ final class PeerConnection: Sendable {
         self.url = url
     }
 
-    /// Connects to `url` (the host name is resolved now, at each dial) and sets up HTTP/2 (h2c prior knowledge).
-    static func dial(_ url: PeerURL, on eventLoop: EventLoop, timeout: TimeAmount) -> EventLoopFuture<PeerConnection> {
+    /// Connects to `url` (the host name is resolved now, at each dial) and sets up HTTP/2 (h2c prior knowledge,
+    /// or inside TLS for an https URL).
+    static func dial(_ url: PeerURL, on eventLoop: EventLoop, timeout: TimeAmount,
+                     tls: TLSClientSecurity?) -> EventLoopFuture<PeerConnection> {
+        if url.isSecure && tls == nil {
+            return eventLoop.makeFailedFuture(PeerTransportError.invalidConfig("\(url) needs peer TLS (--peer-cert-file or --peer-auto-tls)"))
+        }
         let http2 = HTTP2ClientSetup.makeConnection(eventLoop: eventLoop)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try HTTP2ClientSetup.install(http2, on: channel) }
+                channel.eventLoop.makeCompletedFuture {
+                    if case .tcp(let host, _, true) = url, let tls { try tls.install(on: channel, host: host) }
+                    try HTTP2ClientSetup.install(http2, on: channel)
+                }
             }
         let connected: EventLoopFuture<Channel>
         switch url {
-        case .tcp(let host, let port):
+        case .tcp(let host, let port, _):
             var tcp = bootstrap.channelOption(.socketOption(.tcp_nodelay), value: 1)
             for (option, value) in PeerSocketOptions.keepalive { tcp = tcp.channelOption(option, value: value) }
             connected = tcp.connect(host: host, port: port)
@@ -59,12 +67,12 @@ final class PeerConnection: Sendable {
 
     /// Dials `urls` in turn starting at `start`; the first that connects wins.
     static func dialAny(_ urls: [PeerURL], startingAt start: Int, on eventLoop: EventLoop,
-                        timeout: TimeAmount) -> EventLoopFuture<(PeerConnection, Int)> {
+                        timeout: TimeAmount, tls: TLSClientSecurity?) -> EventLoopFuture<(PeerConnection, Int)> {
         guard !urls.isEmpty else { return eventLoop.makeFailedFuture(PeerTransportError.invalidConfig("peer has no URLs")) }
         @Sendable func attempt(_ tried: Int, lastError: Error?) -> EventLoopFuture<(PeerConnection, Int)> {
             guard tried < urls.count else { return eventLoop.makeFailedFuture(lastError!) }
             let index = (start + tried) % urls.count
-            return dial(urls[index], on: eventLoop, timeout: timeout)
+            return dial(urls[index], on: eventLoop, timeout: timeout, tls: tls)
                 .map { ($0, index) }
                 .flatMapError { attempt(tried + 1, lastError: $0) }
         }

@@ -174,7 +174,8 @@ final class PeerSender: @unchecked Sendable {
         epoch &+= 1
         let attempt = epoch
         state = .dialing
-        PeerConnection.dialAny(urls, startingAt: preferredURL, on: eventLoop, timeout: config.dialTimeout)
+        PeerConnection.dialAny(urls, startingAt: preferredURL, on: eventLoop, timeout: config.dialTimeout,
+                               tls: config.clientTLS)
             .whenComplete { result in
                 switch result {
                 case .success(let (connection, index)):

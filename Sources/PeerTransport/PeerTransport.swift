@@ -72,6 +72,10 @@ public struct PeerTransportConfig: Sendable {
     public var maxInboundConnections: Int = 1024
     /// Threads for disk I/O (snapshot images).
     public var ioThreads: Int = 2
+    /// TLS for `https://` peer listeners (nil: such a listener is refused).
+    public var serverTLS: TLSServerSecurity?
+    /// TLS for dialing `https://` peer URLs (nil: such a dial fails).
+    public var clientTLS: TLSClientSecurity?
 
     public init(localID: UInt64, clusterID: UInt64, snapshotDirectory: String) {
         self.localID = localID
@@ -168,6 +172,10 @@ public final class PeerTransport: Sendable {
         let inbound = self.inbound
         let maxInbound = context.config.maxInboundConnections
         let logger = context.logger
+        let tls = parsed.isSecure ? context.config.serverTLS : nil
+        if parsed.isSecure && tls == nil {
+            throw PeerTransportError.invalidConfig("\(parsed) needs peer TLS (--peer-cert-file and --peer-key-file, or --peer-auto-tls)")
+        }
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.maxMessagesPerRead, value: 16)
@@ -184,12 +192,12 @@ public final class PeerTransport: Sendable {
                 }
                 channel.closeFuture.whenComplete { _ in _ = inbound.withLockedValue { $0.removeValue(forKey: id) } }
                 return channel.eventLoop.makeCompletedFuture {
-                    try HTTP2ServerSetup.install(on: channel, configuration: configuration)
+                    try HTTP2ServerSetup.install(on: channel, configuration: configuration, tls: tls)
                 }
             }
         let channel: Channel
         switch parsed {
-        case .tcp(let host, let port):
+        case .tcp(let host, let port, _):
             bootstrap = bootstrap
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)

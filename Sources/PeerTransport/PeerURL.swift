@@ -1,8 +1,9 @@
-/// Where a member listens for, or is reached by, its peers: `http://host:port` or `unix://path`.
+/// Where a member listens for, or is reached by, its peers: `http://host:port`, `https://host:port` (TLS) or
+/// `unix://path`.
 /// Host names are kept as written and resolved at each dial (a StatefulSet pod's DNS name appears only once
 /// the pod runs).
 public enum PeerURL: Equatable, Sendable, CustomStringConvertible {
-    case tcp(host: String, port: Int)
+    case tcp(host: String, port: Int, secure: Bool = false)
     case unix(path: String)
 
     public init(parsing text: String) throws(PeerTransportError) {
@@ -12,10 +13,11 @@ public enum PeerURL: Equatable, Sendable, CustomStringConvertible {
             self = .unix(path: path)
             return
         }
-        guard text.hasPrefix("http://") else {
-            throw .invalidURL(text, "only http:// and unix:// peer URLs are supported")
+        let secure = text.hasPrefix("https://")
+        guard secure || text.hasPrefix("http://") else {
+            throw .invalidURL(text, "only http://, https:// and unix:// peer URLs are supported")
         }
-        var rest = Substring(text.dropFirst("http://".count))
+        var rest = Substring(text.dropFirst(secure ? "https://".count : "http://".count))
         if let slash = rest.firstIndex(of: "/") {
             guard rest[slash...] == "/" else { throw .invalidURL(text, "a peer URL has no path") }
             rest = rest[..<slash]
@@ -35,12 +37,14 @@ public enum PeerURL: Equatable, Sendable, CustomStringConvertible {
         }
         guard !host.isEmpty else { throw .invalidURL(text, "missing host") }
         guard let port = Int(portText), (0...65535).contains(port) else { throw .invalidURL(text, "bad port") }
-        self = .tcp(host: String(host), port: port)
+        self = .tcp(host: String(host), port: port, secure: secure)
     }
 
     public var description: String {
         switch self {
-        case .tcp(let host, let port): return host.contains(":") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)"
+        case .tcp(let host, let port, let secure):
+            let scheme = secure ? "https" : "http"
+            return host.contains(":") ? "\(scheme)://[\(host)]:\(port)" : "\(scheme)://\(host):\(port)"
         case .unix(let path): return "unix://\(path)"
         }
     }
@@ -48,10 +52,19 @@ public enum PeerURL: Equatable, Sendable, CustomStringConvertible {
     /// The `:authority` of requests sent to this URL.
     var authority: String {
         switch self {
-        case .tcp(let host, let port): return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .tcp(let host, let port, _): return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         case .unix: return "localhost"
         }
     }
+
+    /// Whether connections to this URL use TLS.
+    var isSecure: Bool {
+        if case .tcp(_, _, true) = self { return true }
+        return false
+    }
+
+    /// The `:scheme` of requests sent to this URL.
+    var scheme: String { isSecure ? "https" : "http" }
 }
 
 public enum PeerTransportError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -88,7 +88,7 @@ final class SnapshotSender: @unchecked Sendable {
     }
 
     private func dial() {
-        PeerConnection.dialAny(urls, startingAt: startURL, on: eventLoop, timeout: config.dialTimeout)
+        PeerConnection.dialAny(urls, startingAt: startURL, on: eventLoop, timeout: config.dialTimeout, tls: config.clientTLS)
             .whenComplete { result in
                 switch result {
                 case .success(let (connection, _)):

@@ -88,14 +88,20 @@ public final class GRPCClientConnection: Sendable {
     public let maxMessageBytes: Int
     public var eventLoop: EventLoop { channel.eventLoop }
 
-    private init(channel: Channel, connection: HTTP2Connection, authority: String, maxMessageBytes: Int) {
+    /// `:scheme` of every call: "https" over TLS.
+    public let scheme: String
+
+    private init(channel: Channel, connection: HTTP2Connection, authority: String, maxMessageBytes: Int, scheme: String) {
+        self.scheme = scheme
         self.channel = channel
         self.connection = connection
         self.authority = authority
         self.maxMessageBytes = maxMessageBytes
     }
 
-    public static func connect(host: String, port: Int, group: EventLoopGroup,
+    /// Connects over TCP; with `tls`, HTTP/2 runs inside TLS (ALPN h2) and `host` is verified against the
+    /// server's certificate.
+    public static func connect(host: String, port: Int, group: EventLoopGroup, tls: TLSClientSecurity? = nil,
                                maxMessageBytes: Int = 64 << 20) async throws -> GRPCClientConnection {
         let eventLoop = group.next()
         let connection = HTTP2ClientSetup.makeConnection(eventLoop: eventLoop)
@@ -104,12 +110,13 @@ public final class GRPCClientConnection: Sendable {
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try tls.install(on: channel, host: host) }
                     try HTTP2ClientSetup.install(connection, on: channel)
                 }
             }
             .connect(host: host, port: port).get()
         return GRPCClientConnection(channel: channel, connection: connection, authority: "\(host):\(port)",
-                                    maxMessageBytes: maxMessageBytes)
+                                    maxMessageBytes: maxMessageBytes, scheme: tls == nil ? "http" : "https")
     }
 
     /// Starts a call; messages are delivered to `onMessage` (streaming) or collected in the response.
@@ -117,11 +124,12 @@ public final class GRPCClientConnection: Sendable {
                          onMessage: (@Sendable (ByteBuffer) -> Void)? = nil) -> EventLoopFuture<ClientCall> {
         let connection = self.connection
         let authority = self.authority
+        let scheme = self.scheme
         let maxMessageBytes = self.maxMessageBytes
         return eventLoop.submit {
             let call = ClientCall(eventLoop: connection.eventLoop, maxMessageBytes: maxMessageBytes, onMessage: onMessage)
             var headers = HTTP2Headers([
-                (":method", "POST"), (":scheme", "http"), (":path", path), (":authority", authority),
+                (":method", "POST"), (":scheme", scheme), (":path", path), (":authority", authority),
                 ("content-type", "application/grpc"), ("te", "trailers"),
             ])
             if let timeout { headers.append("grpc-timeout", GRPCTimeout.encode(timeout)) }

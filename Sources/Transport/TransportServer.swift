@@ -42,8 +42,9 @@ public final class TransportServer: Sendable {
         self.configuration = configuration
     }
 
-    /// Binds one listener; returns the bound port (useful with port 0).
-    public func bind(host: String, port: Int) async throws -> Int {
+    /// Binds one listener; returns the bound port (useful with port 0). With `tls`, every connection is TLS
+    /// (HTTP/1.1 and HTTP/2 are then told apart inside it, as on a plain port).
+    public func bind(host: String, port: Int, tls: TLSServerSecurity? = nil) async throws -> Int {
         let configuration = self.configuration
         let connections = self.connections
         let channel = try await ServerBootstrap(group: group)
@@ -58,7 +59,7 @@ public final class TransportServer: Sendable {
                     _ = connections.withLockedValue { $0.removeValue(forKey: id) }
                 }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ProtocolSniffer(configuration: configuration))
+                    try HTTP2ServerSetup.install(on: channel, configuration: configuration, tls: tls)
                 }
             }
             .bind(host: host, port: port).get()

@@ -21,6 +21,7 @@ import Glibc
         case loneMembersElectionTiming
         case strictReconfigCheck
         case startupOutcomes
+        case transportSecurity
 
         var description: String { rawValue }
     }
@@ -57,6 +58,24 @@ import Glibc
         "strict-reconfig-check": .strictReconfigCheck,         // member add refused only when it is on
         "initial-cluster-state": .startupOutcomes,             // existing: a fresh member without peers exits
         "version": .startupOutcomes,                           // prints the version and exits
+        // TLS (FlagEffectTests+TLS.swift): curl / openssl against the client and peer ports.
+        "cert-file": .transportSecurity,                       // the client port presents that certificate
+        "key-file": .transportSecurity,                        // ... and completes handshakes with its key
+        "trusted-ca-file": .transportSecurity,                 // a client certificate from another CA refused
+        "client-cert-auth": .transportSecurity,                // no client certificate: refused
+        "client-crl-file": .transportSecurity,                 // a revoked client certificate refused, logged
+        "client-cert-allowed-hostname": .transportSecurity,    // a certificate without that SAN refused
+        "cipher-suites": .transportSecurity,                   // TLS 1.2 with another suite refused
+        "auto-tls": .transportSecurity,                        // fixtures/client/cert.pem (O=etcd) served
+        "peer-cert-file": .transportSecurity,                  // the peer port presents that certificate
+        "peer-key-file": .transportSecurity,                   // ... and completes handshakes with its key
+        "peer-trusted-ca-file": .transportSecurity,            // a peer certificate from another CA refused
+        "peer-client-cert-auth": .transportSecurity,           // no peer certificate: refused
+        "peer-crl-file": .transportSecurity,                   // a revoked CN=peer certificate refused, logged
+        "peer-cert-allowed-cn": .transportSecurity,            // CN=intruder refused
+        "peer-cert-allowed-hostname": .transportSecurity,      // a certificate without that SAN refused
+        "peer-auto-tls": .transportSecurity,                   // fixtures/peer/cert.pem (O=etcd) served
+        "experimental-peer-skip-client-san-verification": .transportSecurity, // SANs not naming the caller pass
     ]
 
     @Test func proofsCoverExactlyTheImplementedFlags() {
@@ -77,6 +96,7 @@ import Glibc
         case .loneMembersElectionTiming: try loneMembersElectionTiming()
         case .strictReconfigCheck: try strictReconfigCheck()
         case .startupOutcomes: try startupOutcomes()
+        case .transportSecurity: try transportSecurity()
         }
     }
 

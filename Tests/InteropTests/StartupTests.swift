@@ -63,10 +63,18 @@ import Testing
         #expect(result.stderr.lowercased().contains("url"), "\(result.stderr)")
     }
 
-    /// Keel serves plain HTTP only and says so; etcd would accept the flag, hence keel-only.
-    @Test(.enabled(if: ServerKind.subject == .keel, "security flags are a keel-only refusal"))
-    func securityFlagIsRefusedByName() throws {
-        let result = try refused(["--cert-file", "x"], label: "tls")
-        #expect(result.stderr.contains("cert-file"), "\(result.stderr)")
+    /// An unknown --cipher-suites name stops the start with etcd's text, before the data dir exists.
+    @Test func unknownCipherSuiteIsRefused() throws {
+        let result = try refused(["--cipher-suites", "TLS_NO_SUCH_SUITE"], label: "tls")
+        #expect(result.stderr.contains("unexpected TLS cipher suite \"TLS_NO_SUCH_SUITE\""), "\(result.stderr)")
+    }
+
+    /// https without a certificate: etcd's text, and nothing on disk.
+    @Test func httpsClientURLWithoutCertificatesIsRefused() throws {
+        let ports = try ServerPorts.pick()
+        let url = "https://127.0.0.1:\(ports.client)"
+        let result = try refused(["--listen-client-urls", url, "--advertise-client-urls", url], label: "https")
+        #expect(result.stderr.contains("TLS key/cert (--cert-file, --key-file) must be provided for client url \(url) with HTTPS scheme"),
+                "\(result.stderr)")
     }
 }

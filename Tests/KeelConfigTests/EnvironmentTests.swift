@@ -70,8 +70,8 @@ import Testing
     }
 
     @Test func refusalNamesTheVariable() throws {
-        let f = try #require(failure([], env: ["ETCD_CERT_FILE": "/tls/server.crt"]))
-        #expect(f.code == 2 && f.message.contains("ETCD_CERT_FILE (--cert-file)"))
+        let f = try #require(failure([], env: ["ETCD_DISCOVERY_SRV": "example.com"]))
+        #expect(f.code == 2 && f.message.contains("ETCD_DISCOVERY_SRV (--discovery-srv)"))
     }
 
     @Test func versionVariableIsConsumedWithoutEffect() throws {

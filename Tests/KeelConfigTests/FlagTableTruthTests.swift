@@ -45,11 +45,6 @@ import Testing
 
     /// The only flags allowed to refuse: features whose absence changes safety or meaning.
     static let mayRefuse: Set<String> = [
-        // TLS (Keel serves plain HTTP only)
-        "cert-file", "key-file", "client-cert-auth", "client-crl-file", "client-cert-allowed-hostname",
-        "trusted-ca-file", "auto-tls", "peer-cert-file", "peer-key-file", "peer-client-cert-auth",
-        "peer-trusted-ca-file", "peer-cert-allowed-cn", "peer-cert-allowed-hostname", "peer-auto-tls",
-        "peer-crl-file", "cipher-suites", "experimental-peer-skip-client-san-verification",
         // discovery bootstrap and the v2 proxy
         "discovery", "discovery-fallback", "discovery-proxy", "discovery-srv", "discovery-srv-name",
         "proxy", "proxy-failure-wait", "proxy-refresh-interval", "proxy-dial-timeout", "proxy-write-timeout",

@@ -22,7 +22,7 @@ import Testing
         }
         #expect(text.contains("--initial-cluster 'default=http://localhost:2380'"))
         #expect(text.contains("--data-dir '${name}.etcd'"))
-        #expect(text.contains("--cert-file ''\n    Path to the client server TLS cert file.\n    [Keel: refused when set"))
+        #expect(text.contains("--cert-file ''\n    Path to the client server TLS cert file.\n  --"))
         #expect(text.contains("ETCD_INITIAL_CLUSTER"))
     }
 

@@ -3,20 +3,6 @@ import Testing
 
 /// Flags for features Keel lacks are never silently ignored.
 @Suite struct SupportPolicyTests {
-    @Test(arguments: [
-        "--cert-file=/a", "--key-file=/a", "--client-cert-auth", "--trusted-ca-file=/a", "--auto-tls",
-        "--peer-cert-file=/a", "--peer-key-file=/a", "--peer-client-cert-auth", "--peer-trusted-ca-file=/a",
-        "--peer-auto-tls", "--cipher-suites=TLS_AES_128_GCM_SHA256", "--client-crl-file=/a", "--peer-crl-file=/a",
-        "--peer-cert-allowed-cn=x", "--peer-cert-allowed-hostname=x", "--client-cert-allowed-hostname=x",
-        "--experimental-peer-skip-client-san-verification",
-    ])
-    func securityFlagsRefuse(_ arg: String) throws {
-        let f = try #require(failure([arg]))
-        let name = String(arg.prefix { $0 != "=" })
-        #expect(f.code == 2)
-        #expect(f.message.contains(name) && f.message.contains("TLS"), "\(f.message)")
-    }
-
     @Test func securityFlagsAtTheirDefaultsAreFine() throws {
         // Templated manifests often pass the defaults explicitly.
         #expect(runConfig(["--client-cert-auth=false", "--cert-file=", "--peer-auto-tls=false"]) != nil)
@@ -33,11 +19,11 @@ import Testing
         #expect(f.message.hasPrefix("keel: refusing to start: " + arg.prefix { $0 != "=" }), "\(f.message)")
     }
 
-    @Test func httpsURLsRefuseUntilTLSExists() throws {
-        let f = try #require(failure(["--listen-client-urls", "https://127.0.0.1:2379", "--advertise-client-urls", "https://127.0.0.1:2379"]))
-        #expect(f.code == 2 && f.message.contains("--listen-client-urls") && f.message.contains("TLS"))
-        let g = try #require(failure(["--name", "a", "--initial-cluster", "a=http://localhost:2380,b=https://10.0.0.2:2380"]))
-        #expect(g.code == 2 && g.message.contains("--initial-cluster has b=https://10.0.0.2:2380"))
+    @Test func unixsURLsRefuse() throws {
+        let f = try #require(failure(["--listen-client-urls", "unixs://localhost:12379", "--advertise-client-urls", "https://127.0.0.1:2379"]))
+        #expect(f.code == 2 && f.message.contains("--listen-client-urls has unixs://localhost:12379") && f.message.contains("unixs://"))
+        let g = try #require(failure(["--name", "a", "--initial-cluster", "a=http://localhost:2380,b=unixs://localhost:12380"]))
+        #expect(g.code == 2 && g.message.contains("--initial-cluster has b=unixs://localhost:12380"))
     }
 
     @Test func authTokenSimpleOnly() throws {

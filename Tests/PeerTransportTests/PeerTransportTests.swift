@@ -405,7 +405,9 @@ final class PeerURLTests: XCTestCase {
         XCTAssertEqual(try PeerURL(parsing: "http://[::1]:2380"), .tcp(host: "::1", port: 2380))
         XCTAssertEqual(try PeerURL(parsing: "unix:///tmp/keel.sock"), .unix(path: "/tmp/keel.sock"))
         XCTAssertEqual(try PeerURL(parsing: "unix://localhost:12345"), .unix(path: "localhost:12345"))
-        for bad in ["https://a:1", "unixs://x", "http://a", "http://:1", "http://a:99999", "http://a:1/x", "unix://", "a:1"] {
+        XCTAssertEqual(try PeerURL(parsing: "https://10.0.0.1:2380"), .tcp(host: "10.0.0.1", port: 2380, secure: true))
+        XCTAssertEqual(PeerURL.tcp(host: "a", port: 1, secure: true).description, "https://a:1")
+        for bad in ["unixs://x", "https://a", "ftp://a:1", "http://a", "http://:1", "http://a:99999", "http://a:1/x", "unix://", "a:1"] {
             XCTAssertThrowsError(try PeerURL(parsing: bad), bad)
         }
         XCTAssertEqual(PeerURL.tcp(host: "::1", port: 1).description, "http://[::1]:1")

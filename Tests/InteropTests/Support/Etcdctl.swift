@@ -1,13 +1,18 @@
 /// Runs the real `etcdctl` (v3 API) against one server.
 struct Etcdctl {
     let endpoint: String
+    /// Flags placed before the command (e.g. `--cacert ... --cert ... --key ...` for a TLS endpoint).
+    var flags: [String] = []
 
     init(_ server: ServerProcess) { endpoint = server.endpoint }
-    init(endpoint: String) { self.endpoint = endpoint }
+    init(endpoint: String, flags: [String] = []) {
+        self.endpoint = endpoint
+        self.flags = flags
+    }
 
     /// `etcdctl --endpoints E [-w json] ARGS`, with `stdin` piped in (for `txn`).
     func run(_ arguments: [String], json: Bool = false, stdin: String? = nil) throws -> CommandResult {
-        var full = ["--endpoints", endpoint, "--dial-timeout", "5s", "--command-timeout", "10s"]
+        var full = ["--endpoints", endpoint, "--dial-timeout", "5s", "--command-timeout", "10s"] + flags
         if json { full += ["-w", "json"] }
         full += arguments
         return try CommandRunner.run(

@@ -4,17 +4,29 @@ import Foundation
 /// client and peer ports and its own data dir, started with etcd's clustering flags exactly as the
 /// StatefulSet and docker-compose recipes pass them. Every process is reaped (`ServerProcess.deinit`).
 final class KeelCluster {
+    /// TLS for a cluster: https peer and client URLs, the flags every member gets, and etcdctl's flags.
+    struct Security {
+        var peerTLS = false
+        var clientTLS = false
+        var serverFlags: [String] = []
+        var etcdctlFlags: [String] = []
+
+        static let plain = Security()
+    }
+
     final class Member {
         let name: String
         let ports: ServerPorts
         let scratch: ScratchDirectory
+        let security: Security
         var process: ServerProcess?
         var dataDir: String { scratch.child("data") }
         var endpoint: String { "127.0.0.1:\(ports.client)" }
-        var peerURL: String { "http://127.0.0.1:\(ports.peer)" }
-        var clientURL: String { "http://\(endpoint)" }
+        var peerURL: String { "\(security.peerTLS ? "https" : "http")://127.0.0.1:\(ports.peer)" }
+        var clientURL: String { "\(security.clientTLS ? "https" : "http")://\(endpoint)" }
 
-        init(name: String) throws {
+        init(name: String, security: Security = .plain) throws {
+            self.security = security
             self.name = name
             ports = try ServerPorts.pick()
             scratch = try ScratchDirectory(label: "cluster-\(name)")
@@ -27,12 +39,14 @@ final class KeelCluster {
     private(set) var members: [Member] = []
     let token: String
     let extraFlags: [String]
+    let security: Security
 
     /// Starts `size` members of a new cluster and waits until every one serves.
-    init(size: Int, extraFlags: [String] = []) throws {
+    init(size: Int, extraFlags: [String] = [], security: Security = .plain) throws {
         token = "keel-test-\(UUID().uuidString.prefix(8))"
-        self.extraFlags = extraFlags
-        for i in 0..<size { members.append(try Member(name: "m\(i)")) }
+        self.extraFlags = extraFlags + security.serverFlags
+        self.security = security
+        for i in 0..<size { members.append(try Member(name: "m\(i)", security: security)) }
         let initial = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
         for m in members { m.process = try launch(m, initialCluster: initial, state: "new") }
         for m in members { try m.process!.waitUntilReady() }
@@ -65,10 +79,10 @@ final class KeelCluster {
     /// `--initial-cluster-state existing` and the cluster list `member add` printed, as etcd's docs do.
     /// Returns its index.
     func addMember(name: String, learner: Bool, via: Int) throws -> Int {
-        let m = try Member(name: name)
+        let m = try Member(name: name, security: security)
         var args = ["member", "add", name, "--peer-urls", m.peerURL]
         if learner { args.append("--learner") }
-        let out = try Etcdctl(endpoint: members[via].endpoint).succeed(args)
+        let out = try etcdctl(via).succeed(args)
         guard let line = out.split(separator: "\n").first(where: { $0.hasPrefix("ETCD_INITIAL_CLUSTER=") }) else {
             throw HarnessError.badOutput("member add printed no ETCD_INITIAL_CLUSTER: \(out)")
         }
@@ -76,6 +90,11 @@ final class KeelCluster {
         members.append(m)
         m.process = try launch(m, initialCluster: initial, state: "existing", wait: true)
         return members.count - 1
+    }
+
+    /// etcdctl against member `i`, with the cluster's TLS flags.
+    func etcdctl(_ i: Int) -> Etcdctl {
+        Etcdctl(endpoint: security.clientTLS ? members[i].clientURL : members[i].endpoint, flags: security.etcdctlFlags)
     }
 
     func kill9(_ i: Int) {
@@ -115,7 +134,7 @@ final class KeelCluster {
     }
 
     func status(_ i: Int) throws -> Status {
-        let out = try Etcdctl(endpoint: members[i].endpoint).succeed(["endpoint", "status"], json: true)
+        let out = try etcdctl(i).succeed(["endpoint", "status"], json: true)
         return try Status(etcdctlJSON: out)
     }
 
