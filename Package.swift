@@ -62,11 +62,14 @@ let package = Package(
         ]),
         // HTTP/JSON gateway (etcd's grpc-gateway conventions): a proto3-JSON codec driven by protobuf-c
         // descriptors; routes join here as their services exist. Lives in Gateway/ by the design card.
-        .target(name: "Gateway", dependencies: ["EtcdProto", "CProtobufC"], path: "Gateway"),
+        .target(name: "Gateway", dependencies: [
+            "EtcdProto", "CProtobufC", "RPC", "Transport",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ], path: "Gateway"),
         // The etcd server: services, validation, the write path, apply.
         .target(name: "EtcdServer", dependencies: [
             "RPC", "Transport", "EtcdProto", "CProtobufC", "MVCC", "Backend", "WAL", "KeelConfig", "Raft",
-            "PeerTransport",
+            "PeerTransport", "Gateway",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,13 +1,19 @@
+import Gateway
 import KeelConfig
 import NIOCore
 import Transport
 
-/// Plain HTTP on the client port: `/version`, `/health`, `/metrics`. (The JSON gateway joins here later.)
+/// Plain HTTP on the client port: `/version`, `/health`, `/metrics`, and etcd's JSON gateway under /v3/
+/// (not on the metrics listener, where `gateway` is nil).
 struct HTTPEndpoints: HTTPResponder {
     let context: ServerContext
+    var gateway: GatewayResponder? = nil
 
     func respond(to request: HTTPRequest, on eventLoop: EventLoop) -> EventLoopFuture<HTTPResponse> {
-        eventLoop.makeSucceededFuture(answer(request))
+        if let gateway, GatewayResponder.handles(request.path) {
+            return gateway.respond(to: request, on: eventLoop)
+        }
+        return eventLoop.makeSucceededFuture(answer(request))
     }
 
     private func answer(_ request: HTTPRequest) -> HTTPResponse {

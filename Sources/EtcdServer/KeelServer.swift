@@ -1,3 +1,4 @@
+import Gateway
 import Atomics
 import Backend
 import Foundation
@@ -231,7 +232,8 @@ public final class KeelServer: Sendable {
         LockService(kv: LocalKV(context: context)).register(into: &grpc)
         ElectionService(kv: LocalKV(context: context)).register(into: &grpc)
         grpc.register("/etcdserverpb.Watch/Watch", .streaming { call in WatchStream.start(call, context: context, hub: context.watches) })
-        var transportConfig = TransportConfiguration(grpc: grpc, http: HTTPEndpoints(context: context))
+        let gateway = GatewayResponder(grpc: grpc, maxBodyBytes: TransportConfiguration.defaultMaxHTTPBodyBytes)
+        var transportConfig = TransportConfiguration(grpc: grpc, http: HTTPEndpoints(context: context, gateway: gateway))
         transportConfig.http2.maxConcurrentStreams = config.maxConcurrentStreams
         let transport = TransportServer(group: group, configuration: transportConfig)
         var ports: [Int] = []

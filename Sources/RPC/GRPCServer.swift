@@ -29,6 +29,9 @@ public struct GRPCServer: HTTP2StreamRouter {
         self.limits = limits
     }
 
+    /// The handler registered for `path` (the in-process gateway calls the same handlers as gRPC).
+    public func handler(for path: String) -> GRPCHandler? { methods[path] }
+
     public mutating func register(_ path: String, _ handler: GRPCHandler) {
         precondition(methods[path] == nil, "method registered twice: \(path)")
         methods[path] = handler
@@ -37,7 +40,7 @@ public struct GRPCServer: HTTP2StreamRouter {
     public func delegate(for stream: HTTP2Stream, headers: HTTP2Headers) -> HTTP2StreamDelegate {
         let path = headers.path ?? ""
         let call = ServerCall(path: path, headers: headers, stream: stream)
-        let delegate = GRPCServerStream(call: call, handler: methods[path], maxMessageBytes: limits.maxReceiveMessageBytes)
+        let delegate = GRPCServerStream(call: call, stream: stream, handler: methods[path], maxMessageBytes: limits.maxReceiveMessageBytes)
         if headers.method != "POST" {
             call.finishOnLoop(GRPCStatus(.unimplemented, "grpc: method must be POST"))
         } else if methods[path] == nil {
@@ -73,11 +76,11 @@ final class GRPCServerStream: HTTP2StreamDelegate {
     private var unaryRequest: ByteBuffer?
     private var unaryCount = 0
 
-    init(call: ServerCall, handler: GRPCHandler?, maxMessageBytes: Int) {
+    init(call: ServerCall, stream: HTTP2Stream, handler: GRPCHandler?, maxMessageBytes: Int) {
         self.call = call
         self.handler = handler
         self.deframer = MessageDeframer(maxMessageBytes: maxMessageBytes)
-        call.stream.context = call
+        stream.context = call
     }
 
     func stream(_ stream: HTTP2Stream, receivedHeaders headers: HTTP2Headers, endStream: Bool) {

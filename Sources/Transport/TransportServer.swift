@@ -8,7 +8,9 @@ public struct TransportConfiguration: Sendable {
     public var http: HTTPResponder
     public var http2 = HTTP2Limits()
     /// Bound on a plain HTTP request body (the gateway's JSON).
-    public var maxHTTPBodyBytes = 4 << 20
+    public var maxHTTPBodyBytes = TransportConfiguration.defaultMaxHTTPBodyBytes
+    /// etcd's gRPC limit is 1.5 MiB of protobuf; JSON with base64 is ~4/3 larger.
+    public static let defaultMaxHTTPBodyBytes = 4 << 20
 
     public init(grpc: HTTP2StreamRouter, http: HTTPResponder) {
         self.http = http
