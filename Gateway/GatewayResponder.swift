@@ -39,6 +39,14 @@ public struct GatewayResponder: Sendable {
         return eventLoop.flatSubmit { self.start(route, request, eventLoop) }
     }
 
+    /// etcd's gateway hands the message to its gRPC server, whose receive limit answers ResourceExhausted
+    /// (HTTP 429) in grpc-go's words; ours is the same limit.
+    private func oversize(_ wire: [UInt8]) -> GRPCStatus? {
+        let limit = grpc.limits.maxReceiveMessageBytes
+        guard wire.count > limit else { return nil }
+        return GRPCStatus(.resourceExhausted, "grpc: received message larger than max (\(wire.count) vs. \(limit))")
+    }
+
     private func start(_ route: Route, _ request: HTTPRequest, _ eventLoop: EventLoop) -> EventLoopFuture<HTTPResponse> {
         let messages: [[UInt8]]
         switch route.kind {
@@ -48,7 +56,9 @@ public struct GatewayResponder: Sendable {
                 Result { () throws(ProtoJSONError) in try ProtoJSON.wireBytes(json: raw, descriptor: route.request, limits: limits) }
             }
             switch decoded {
-            case .success(let wire): messages = [wire]
+            case .success(let wire):
+                if let tooLarge = oversize(wire) { return eventLoop.makeSucceededFuture(GatewayErrors.response(tooLarge)) }
+                messages = [wire]
             case .failure(let error):
                 return eventLoop.makeSucceededFuture(GatewayErrors.response(GRPCStatus(.invalidArgument, error.description)))
             }
@@ -60,6 +70,9 @@ public struct GatewayResponder: Sendable {
             }
             if sequence.messages.isEmpty, let failure = sequence.failure {
                 return eventLoop.makeSucceededFuture(GatewayErrors.response(GRPCStatus(.unknown, failure.description)))
+            }
+            if let tooLarge = sequence.messages.lazy.compactMap(oversize).first {
+                return eventLoop.makeSucceededFuture(GatewayErrors.response(tooLarge))
             }
             messages = sequence.messages
         }
