@@ -28,7 +28,8 @@ public final class InProcessCall {
         for field in headers where !field.name.hasPrefix(":") && field.name != "content-type" {
             h2.append(field.name, field.value)
         }
-        self.call = ServerCall(path: path, headers: h2, eventLoop: eventLoop, receiver: receiver)
+        self.call = ServerCall(path: path, headers: h2, eventLoop: eventLoop, receiver: receiver,
+                               metrics: server.metrics(for: path))
         self.handler = handler
         if case .streaming(let start) = handler { start(call) }
     }

@@ -20,6 +20,8 @@ public final class ServerCall: @unchecked Sendable {
     /// Where responses go: the HTTP/2 stream (gRPC), or an in-process receiver (the JSON gateway).
     let stream: HTTP2Stream?
     var receiver: InProcessCallReceiver?
+    private let metrics: GRPCMethodMetrics?
+    private let startedAt: NIODeadline
     private var headersSent = false
     public private(set) var isFinished = false
     public private(set) var isCancelled = false
@@ -27,14 +29,19 @@ public final class ServerCall: @unchecked Sendable {
     private var deadlineTask: Scheduled<Void>?
     private var cancelHandlers: [@Sendable () -> Void] = []
 
-    init(path: String, headers: HTTP2Headers, stream: HTTP2Stream) {
+    init(path: String, headers: HTTP2Headers, stream: HTTP2Stream, metrics: GRPCMethodMetrics? = nil) {
+        self.metrics = metrics
+        self.startedAt = metrics?.measuresLatency == true ? .now() : .uptimeNanoseconds(0)
         self.path = path
         self.headers = headers
         self.stream = stream
         self.eventLoop = stream.eventLoop
     }
 
-    init(path: String, headers: HTTP2Headers, eventLoop: EventLoop, receiver: InProcessCallReceiver) {
+    init(path: String, headers: HTTP2Headers, eventLoop: EventLoop, receiver: InProcessCallReceiver,
+         metrics: GRPCMethodMetrics? = nil) {
+        self.metrics = metrics
+        self.startedAt = metrics?.measuresLatency == true ? .now() : .uptimeNanoseconds(0)
         self.path = path
         self.headers = headers
         self.stream = nil
@@ -114,6 +121,7 @@ public final class ServerCall: @unchecked Sendable {
         isFinished = true
         deadlineTask?.cancel()
         deadlineTask = nil
+        metrics?.handled(status.code, startedAt: startedAt)
         guard let stream else {
             let receiver = self.receiver
             self.receiver = nil
@@ -166,6 +174,7 @@ public final class ServerCall: @unchecked Sendable {
         guard !isCancelled else { return }
         let wasFinished = isFinished
         isCancelled = true
+        if !wasFinished { metrics?.handled(.cancelled, startedAt: startedAt) }
         deadlineTask?.cancel()
         deadlineTask = nil
         if let observer {

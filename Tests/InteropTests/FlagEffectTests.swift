@@ -21,6 +21,7 @@ import Glibc
         case loneMembersElectionTiming
         case strictReconfigCheck
         case startupOutcomes
+        case gatewayAndMetrics
 
         var description: String { rawValue }
     }
@@ -57,6 +58,8 @@ import Glibc
         "strict-reconfig-check": .strictReconfigCheck,         // member add refused only when it is on
         "initial-cluster-state": .startupOutcomes,             // existing: a fresh member without peers exits
         "version": .startupOutcomes,                           // prints the version and exits
+        "metrics": .gatewayAndMetrics,                         // extensive: grpc_server_handling_seconds per method
+        "enable-grpc-gateway": .gatewayAndMetrics,             // false: /v3/kv/range is a plain 404, gRPC still serves
     ]
 
     @Test func proofsCoverExactlyTheImplementedFlags() {
@@ -77,6 +80,7 @@ import Glibc
         case .loneMembersElectionTiming: try loneMembersElectionTiming()
         case .strictReconfigCheck: try strictReconfigCheck()
         case .startupOutcomes: try startupOutcomes()
+        case .gatewayAndMetrics: try gatewayAndMetrics()
         }
     }
 
@@ -374,6 +378,29 @@ import Glibc
     }
 
     // MARK: Flags whose effect is how `keel` starts (or does not)
+
+    // MARK: The JSON gateway and metrics levels
+
+    private func gatewayAndMetrics() throws {
+        let scratch = try ScratchDirectory(label: "flags-gateway")
+        let basic = try ServerProcess.start(.keel, dataDir: scratch.child("basic"))
+        let extensive = try ServerProcess.start(.keel, dataDir: scratch.child("extensive"), extraFlags: ["--metrics", "extensive"])
+        let noGateway = try ServerProcess.start(.keel, dataDir: scratch.child("nogw"), extraFlags: ["--enable-grpc-gateway=false"])
+        for server in [basic, extensive, noGateway] { _ = try Etcdctl(server).run(["put", "k", "v"]) }
+        // --metrics: every method counts its calls by code either way; only extensive times them.
+        let put = #"grpc_method="Put",grpc_service="etcdserverpb.KV",grpc_type="unary""#
+        let basicText = try Curl.get(basic.clientURL + "/metrics").stdout
+        let extensiveText = try Curl.get(extensive.clientURL + "/metrics").stdout
+        #expect(basicText.contains(#"grpc_server_handled_total{grpc_code="OK",\#(put)} 1"#), "\(basicText)")
+        #expect(!basicText.contains("grpc_server_handling_seconds"), "\(basicText)")
+        #expect(extensiveText.contains(#"grpc_server_handling_seconds_count{\#(put)} 1"#), "\(extensiveText)")
+        // --enable-grpc-gateway=false: no /v3 over HTTP (Go's mux 404), while gRPC still serves.
+        let off = try Curl.post(noGateway.clientURL + "/v3/kv/range", #"{"key":"aw=="}"#)
+        #expect(off.status == 404 && off.body == "404 page not found\n", "\(off)")
+        let on = try Curl.post(basic.clientURL + "/v3/kv/range", #"{"key":"aw=="}"#)
+        #expect(on.status == 200 && on.body.contains(#""value":"dg==""#), "\(on)")
+        #expect(try Etcdctl(noGateway).succeed(["get", "k"]).contains("v"))
+    }
 
     private func startupOutcomes() throws {
         let keel = try ServerBinaries.keel()
