@@ -44,6 +44,13 @@ final class WatchProcess {
                       environment: CommandRunner.cleanEnvironment(adding: ["ETCDCTL_API": "3"]))
     }
 
+    /// Any long-running child (Patroni), drained and reaped the same way.
+    static func spawn(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> WatchProcess {
+        try WatchProcess(executable: executable, arguments, interactive: false, environment: environment)
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
     /// `curl -sN ARGS` streaming a response (the gateway's watch), drained and reaped the same way.
     static func curl(_ arguments: [String]) throws -> WatchProcess {
         try WatchProcess(executable: ServerBinaries.curl, ["--silent", "--show-error", "--no-buffer"] + arguments,
