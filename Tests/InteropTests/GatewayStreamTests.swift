@@ -33,10 +33,10 @@ import Testing
         return (head, body.split(separator: "\n").map(String.init))
     }
 
-    private func watcherGauge(_ server: ServerProcess) throws -> Int? {
+    private func watcherGauge(_ server: ServerProcess) throws -> Double? {
         let metrics = try Curl.get(server.clientURL + "/metrics").stdout
         let line = metrics.split(separator: "\n").first { $0.hasPrefix("etcd_debugging_mvcc_watcher_total ") }
-        return line.flatMap { Int($0.split(separator: " ").last.map(String.init) ?? "") }
+        return line.flatMap { Double($0.split(separator: " ").last.map(String.init) ?? "") }
     }
 
     @Test func chunkedWatchMatchesEtcdAndEndsWithItsClient() throws {

@@ -3,11 +3,12 @@ import Testing
 
 /// A two-node Patroni + PostgreSQL cluster using the store (through its JSON gateway, all Patroni speaks) for
 /// leader election: one primary and one streaming replica, then kill -9 of the primary's machine (Patroni and
-/// postmaster) and the replica promoted once the leader key's lease runs out. About 45 s per store.
+/// postmaster) and the replica promoted once the leader key's lease runs out. About 40 s per store; CI runs
+/// Keel only (the same test passes on etcd 3.4: add `.etcd` to the arguments to check the harness).
 @Suite(.serialized) struct PatroniTests {
     enum Store: String, CaseIterable, Sendable { case etcd, keel }
 
-    @Test(arguments: Store.allCases)
+    @Test(arguments: [Store.keel])
     func twoNodeClusterFailsOverAfterKill9(_ store: Store) throws {
         try #require(PatroniCluster.available, "patroni and postgresql are installed by scripts/install-deps.sh --test")
         let scratch = try ScratchDirectory(label: "patroni-store")
