@@ -99,7 +99,11 @@ let package = Package(
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "EtcdProto", "CProtobufC"]),
+        .testTarget(name: "GatewayTests", dependencies: [
+            "Gateway", "EtcdProto", "CProtobufC", "RPC", "Transport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "EtcdServerTests", dependencies: [
             "EtcdServer", "Raft", "MVCC", "Backend", "WAL",
