@@ -27,6 +27,11 @@ final class HTTP1Handler: ChannelInboundHandler {
             head = h
             body.clear()
             rejected = false
+            // curl asks before sending bodies over 1 MiB; Go's server says yes at once (curl waits 1 s otherwise).
+            if h.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .continue))),
+                                      promise: nil)
+            }
         case .body(var chunk):
             guard !rejected else { return }
             if body.readableBytes + chunk.readableBytes > maxBodyBytes {
