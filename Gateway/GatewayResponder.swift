@@ -87,9 +87,10 @@ public struct GatewayResponder: Sendable {
         }
         // The client going away cancels the call (a watch stops, a keepalive stream ends), as grpc-gateway
         // cancels the gRPC context with the HTTP request's.
-        request.closed?.whenClosed { [weak receiver] in
+        // (Both are held until the exchange ends: the signal fires then at the latest.)
+        request.closed?.whenClosed {
+            receiver.clientGone()
             call.cancel()
-            receiver?.clientGone()
         }
         for message in messages where !call.call.isFinished {
             call.send(ByteBuffer(bytes: message))

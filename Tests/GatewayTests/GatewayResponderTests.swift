@@ -1,10 +1,11 @@
 import CProtobufC
 import EtcdProto
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RPC
 import Testing
-import Transport
+@testable import Transport
 @testable import Gateway
 
 /// The gateway without sockets: JSON in, a fake gRPC handler behind it, JSON out.
@@ -99,5 +100,73 @@ import Transport
         #expect(partial.failure?.offset ?? 0 > 33, "\(String(describing: partial.failure))")
         let empty = Array("  \n".utf8).withUnsafeBytes { ProtoJSON.wireSequence(json: $0, descriptor: d.watchRequest) }
         #expect(empty.messages.isEmpty && empty.failure == nil)
+    }
+
+    /// A watch handler that answers one message per request, or fails the call on a request with a cancel.
+    private func watchServer() -> GRPCServer {
+        final class Observer: GRPCRequestObserver {
+            func call(_ call: ServerCall, received message: ByteBuffer) {
+                if message.readableBytes > 0, message.getInteger(at: message.readerIndex, as: UInt8.self) == (2 << 3 | 2) {
+                    return call.finish(GRPCStatus(.failedPrecondition, "no such watch"))
+                }
+                call.send(ByteBuffer(bytes: [0x18, 0x01]))  // created: true
+            }
+            func callReceivedEnd(_ call: ServerCall) {}
+            func callCancelled(_ call: ServerCall) {}
+        }
+        var grpc = GRPCServer()
+        grpc.register("/etcdserverpb.Watch/Watch", .streaming { call in call.setObserver(Observer()) })
+        return grpc
+    }
+
+    /// Collects what the transport would send of a streamed body.
+    private func drain(_ response: HTTPResponse, on loop: EventLoop) throws -> String {
+        let stream = try #require(response.stream)
+        let collected = NIOLockedValueBox<String>("")
+        try loop.submit {
+            stream.attach(HTTPResponseStream.Sink(write: { chunk in collected.withLockedValue { $0 += String(buffer: chunk) } },
+                                                  finish: {}, pending: { 0 }))
+        }.wait()
+        return collected.withLockedValue { $0 }
+    }
+
+    @Test func streamsWriteResultLinesAndEndWithAnErrorObject() throws {
+        let gateway = GatewayResponder(grpc: watchServer(), maxBodyBytes: 1 << 20)
+        let loop = Self.group.next()
+        // Two creates: two result lines; the stream stays open (nothing ended it).
+        let open = try gateway.respond(to: request("/v3/watch", #"{"create_request":{}}{"create_request":{}}"#), on: loop).wait()
+        #expect(open.status == 200)
+        #expect(try drain(open, on: loop) == "{\"result\":{\"created\":true}}\n{\"result\":{\"created\":true}}\n")
+        // The call fails after one message: the status stays 200 (already sent), the error object follows.
+        let failing = try gateway.respond(to: request("/v3/watch", #"{"create_request":{}}{"cancel_request":{}}"#), on: loop).wait()
+        #expect(failing.status == 200)
+        #expect(try drain(failing, on: loop) == "{\"result\":{\"created\":true}}\n"
+            + #"{"error":{"grpc_code":9,"http_code":412,"message":"no such watch","http_status":"Precondition Failed"}}"#)
+        // Failing first: the head carries the code's status.
+        let first = try gateway.respond(to: request("/v3/watch", #"{"cancel_request":{}}"#), on: loop).wait()
+        #expect(first.status == 412)
+        // The first request not decoding: grpc-gateway's Unknown (500), no stream.
+        let undecodable = try gateway.respond(to: request("/v3/watch", #"{"create_request":{"key":5}}"#), on: loop).wait()
+        #expect(undecodable.status == 500 && undecodable.stream == nil && text(undecodable).hasSuffix(#""code":2}"#))
+    }
+
+    @Test func aClientLeavingCancelsTheCall() throws {
+        final class Probe: GRPCRequestObserver, @unchecked Sendable {
+            let cancelled: EventLoopPromise<Void>
+            init(_ p: EventLoopPromise<Void>) { cancelled = p }
+            func call(_ call: ServerCall, received message: ByteBuffer) {}
+            func callReceivedEnd(_ call: ServerCall) {}
+            func callCancelled(_ call: ServerCall) { cancelled.succeed(()) }
+        }
+        let loop = Self.group.next()
+        let cancelled = loop.makePromise(of: Void.self)
+        var grpc = GRPCServer()
+        grpc.register("/etcdserverpb.Watch/Watch", .streaming { call in call.setObserver(Probe(cancelled)) })
+        let gateway = GatewayResponder(grpc: grpc, maxBodyBytes: 1 << 20)
+        let signal = HTTPCloseSignal(eventLoop: loop)
+        let pending = gateway.respond(to: request("/v3/watch", #"{"create_request":{}}"#, closed: signal), on: loop)
+        try loop.submit { signal.fire() }.wait()
+        try cancelled.futureResult.wait()
+        #expect(try pending.wait().status == 200)  // the response completes (nobody reads it)
     }
 }
