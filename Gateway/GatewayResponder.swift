@@ -88,9 +88,11 @@ public struct GatewayResponder: Sendable {
         // The client going away cancels the call (a watch stops, a keepalive stream ends), as grpc-gateway
         // cancels the gRPC context with the HTTP request's.
         // (Both are held until the exchange ends: the signal fires then at the latest.)
+        // A call that already finished is left alone, as gRPC leaves it when its stream closes normally
+        // (handlers may act on a late cancel, e.g. an election campaign withdrawing its key).
         request.closed?.whenClosed {
             receiver.clientGone()
-            call.cancel()
+            if !call.call.isFinished { call.cancel() }
         }
         for message in messages where !call.call.isFinished {
             call.send(ByteBuffer(bytes: message))

@@ -78,4 +78,34 @@ import Testing
         #expect((range["header"] as? [String: Any])?["revision"] as? String == "4", "\(unary.stdout)")
         #expect(range["kvs"] == nil, "deleted key still there: \(unary.stdout)")
     }
+
+    /// Election Observe, a server stream: the current leader's key at once, then each new leader.
+    private func observe(_ server: ServerProcess) throws -> [String] {
+        for (path, body) in [("/v3/lease/grant", #"{"TTL":60,"ID":77}"#), ("/v3/lease/grant", #"{"TTL":60,"ID":78}"#),
+                             ("/v3/election/campaign", #"{"name":"ZWw=","value":"dg==","lease":"77"}"#)] {
+            let answer = try Curl.post(server.clientURL + path, body)
+            #expect(answer.status == 200, "\(path): \(answer)")
+        }
+        let observer = try WatchProcess.curl(["--http1.1", "--data-binary", #"{"name":"ZWw="}"#,
+                                              server.clientURL + "/v3/election/observe"])
+        defer { observer.stop() }
+        #expect(observer.waitForStdout(containing: #""lease":"77""#), "no leader line: \(observer.transcript)")
+        // The first leader resigns (its lease revoked); the queued campaign of lease 78 takes over.
+        let second = try WatchProcess.curl(["--http1.1", "--data-binary", #"{"name":"ZWw=","value":"dzI=","lease":"78"}"#,
+                                            server.clientURL + "/v3/election/campaign"])
+        defer { second.stop() }
+        let revoked = try Curl.post(server.clientURL + "/v3/lease/revoke", #"{"ID":77}"#)
+        #expect(revoked.status == 200, "\(revoked)")
+        #expect(observer.waitForStdout(containing: #""lease":"78""#), "no second leader: \(observer.transcript)")
+        return observer.stdout.split(separator: "\n").map(String.init)
+    }
+
+    @Test func electionObserveMatchesEtcd() throws {
+        let pair = try SideBySide(label: "gw-observe")
+        let expected = try observe(pair.etcd)
+        let actual = try observe(pair.subject)
+        let differences = outputDifferences(expected.joined(separator: "\n"), actual.joined(separator: "\n"), json: true)
+        #expect(differences.isEmpty, "\(differences)\n etcd: \(expected)\n keel: \(actual)")
+        #expect(actual.count == 2, "\(actual)")
+    }
 }
