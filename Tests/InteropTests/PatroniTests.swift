@@ -30,6 +30,9 @@ import Testing
         cluster.kill9(first)
         #expect(cluster.poll(60) { cluster.role(second, "primary") }, "node2 never took over\n\(cluster.transcript)")
         #expect(try leader(server, leaderKey) == "node2")
+        // Patroni reports the new role as soon as it asks PostgreSQL to promote; writes wait for the end of recovery.
+        #expect(try cluster.poll(30) { try cluster.sql(second, "select pg_is_in_recovery()").stdout == "f\n" },
+                "node2 stayed in recovery\n\(cluster.transcript)")
         let written = try cluster.sql(second, "insert into t values (43); select count(*) from t;")
         #expect(written.stdout == "2\n", "\(written)\n\(cluster.transcript)")
     }
