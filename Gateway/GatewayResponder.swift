@@ -86,10 +86,9 @@ public struct GatewayResponder: Sendable {
             return promise.futureResult
         }
         // The client going away cancels the call (a watch stops, a keepalive stream ends), as grpc-gateway
-        // cancels the gRPC context with the HTTP request's.
-        // (Both are held until the exchange ends: the signal fires then at the latest.)
-        // A call that already finished is left alone, as gRPC leaves it when its stream closes normally
-        // (handlers may act on a late cancel, e.g. an election campaign withdrawing its key).
+        // cancels the gRPC context with the HTTP request's. A call that already finished is left alone, as
+        // gRPC leaves it when its stream closes normally (handlers may act on a late cancel: an election
+        // campaign withdraws its key). The closure holds both until the exchange ends, when it fires at the latest.
         request.closed?.whenClosed {
             receiver.clientGone()
             if !call.call.isFinished { call.cancel() }
