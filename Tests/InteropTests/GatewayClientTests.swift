@@ -73,7 +73,7 @@ import Testing
         try compare("""
         lease = c.lease(ttl=60)
         out(c.put("leased", "v", lease=lease))
-        out(lease.ttl() in (59, 60))
+        out(50 <= lease.ttl() <= 60)  # seconds left: the remaining time, whatever the machine's pace
         out(lease.refresh())
         out(lease.keys())
         out(c.get("leased", metadata=True)[0][1]["lease"] == str(lease.id))

@@ -94,6 +94,15 @@ import Testing
         let second = try WatchProcess.curl(["--http1.1", "--data-binary", #"{"name":"ZWw=","value":"dzI=","lease":"78"}"#,
                                             server.clientURL + "/v3/election/campaign"])
         defer { second.stop() }
+        // Its key must exist before the first leader goes, or revisions would depend on who came first.
+        let deadline = Date().addingTimeInterval(10)
+        var candidates = ""
+        while !candidates.contains(#""count":"2""#) && Date() < deadline {
+            candidates = try Curl.post(server.clientURL + "/v3/kv/range",
+                                       #"{"key":"ZWwv","range_end":"ZWww","count_only":true}"#).body  // el/ .. el0
+            if !candidates.contains(#""count":"2""#) { Thread.sleep(forTimeInterval: 0.05) }  // polling, within a deadline
+        }
+        #expect(candidates.contains(#""count":"2""#), "second candidate never queued: \(candidates)")
         let revoked = try Curl.post(server.clientURL + "/v3/lease/revoke", #"{"ID":77}"#)
         #expect(revoked.status == 200, "\(revoked)")
         #expect(observer.waitForStdout(containing: #""lease":"78""#), "no second leader: \(observer.transcript)")
