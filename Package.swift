@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        // /metrics in Prometheus' text format (it brings apple/swift-metrics, whose factory it implements).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // C libraries (Debian -dev packages).
@@ -68,11 +70,14 @@ let package = Package(
         ]),
         // HTTP/JSON gateway (etcd's grpc-gateway conventions): a proto3-JSON codec driven by protobuf-c
         // descriptors; routes join here as their services exist. Lives in Gateway/ by the design card.
-        .target(name: "Gateway", dependencies: ["EtcdProto", "CProtobufC"], path: "Gateway"),
+        .target(name: "Gateway", dependencies: [
+            "EtcdProto", "CProtobufC", "RPC", "Transport",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ], path: "Gateway"),
         // The etcd server: services, validation, the write path, apply.
         .target(name: "EtcdServer", dependencies: [
             "RPC", "Transport", "EtcdProto", "CProtobufC", "MVCC", "Backend", "WAL", "KeelConfig", "Raft",
-            "PeerTransport",
+            "PeerTransport", "Gateway",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -85,6 +90,7 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .executableTarget(name: "keel", dependencies: [
             "EtcdServer", "KeelConfig",
@@ -105,7 +111,12 @@ let package = Package(
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport"]),
         .testTarget(name: "LinearizabilityTests", dependencies: ["Linearizability"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "EtcdProto", "CProtobufC"]),
+        .testTarget(name: "GatewayTests", dependencies: [
+            "Gateway", "EtcdProto", "CProtobufC", "RPC", "Transport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "EtcdServerTests", dependencies: [
             "EtcdServer", "Raft", "MVCC", "Backend", "WAL",

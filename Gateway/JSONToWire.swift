@@ -84,6 +84,15 @@ struct JSONToWire {
         if pos != count { throw fail(.syntax, "invalid character \(describe(at(pos))) after top-level value") }
     }
 
+    /// The first JSON value of a sequence (`{…}{…}` or whitespace-separated, as Go's json.Decoder reads a
+    /// stream), into `out`; returns the bytes consumed, or nil when only whitespace remains.
+    mutating func leadingDocument(_ descriptor: UnsafePointer<ProtobufCMessageDescriptor>) throws(ProtoJSONError) -> Int? {
+        skipSpace()
+        if pos == count { return nil }
+        if try literal("null") { } else { try object(descriptor) }
+        return pos
+    }
+
     private mutating func enter() throws(ProtoJSONError) {
         depth += 1
         // Capped whatever the configuration says: each level is a stack frame of this recursion.

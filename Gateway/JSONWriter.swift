@@ -169,12 +169,21 @@ struct JSONWriter {
         out.append(contentsOf: text.utf8)
     }
 
+    /// Any text as a Go-escaped JSON string (error messages).
+    mutating func string(_ s: String) {
+        var s = s
+        s.withUTF8 { string($0.baseAddress, $0.count) }
+    }
+
+    /// Raw bytes appended as they are (punctuation and numbers the caller knows to be valid JSON).
+    mutating func raw(_ text: String) { out.append(contentsOf: text.utf8) }
+
     private mutating func string(_ s: StaticString) {
         string(s.utf8Start, s.utf8CodeUnitCount)
     }
 
     /// A JSON string escaped as Go's encoding/json does (HTML-safe, U+2028/9, invalid UTF-8 -> U+FFFD).
-    private mutating func string(_ p: UnsafePointer<UInt8>?, _ n: Int) {
+    mutating func string(_ p: UnsafePointer<UInt8>?, _ n: Int) {
         out.append(UInt8(ascii: "\""))
         var i = 0
         while i < n, let p {

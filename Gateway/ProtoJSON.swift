@@ -93,6 +93,30 @@ public enum ProtoJSON {
         try withRaw(json) { raw throws(ProtoJSONError) in try wireBytes(json: raw, descriptor: descriptor, limits: limits) }
     }
 
+    /// Parses a sequence of JSON objects (a streaming request body) into one protobuf message each.
+    /// Stops at the first malformed one: `failure` says why, `messages` holds those before it.
+    public static func wireSequence(json: UnsafeRawBufferPointer, descriptor: UnsafePointer<ProtobufCMessageDescriptor>,
+                                    limits: ProtoJSONLimits = .default) -> (messages: [[UInt8]], failure: ProtoJSONError?) {
+        var messages: [[UInt8]] = []
+        var offset = 0
+        if json.count > limits.maxBodyBytes {
+            return ([], ProtoJSONError(kind: .limit, path: "",
+                                       message: "body of \(json.count) bytes exceeds the limit of \(limits.maxBodyBytes)", offset: 0))
+        }
+        while offset < json.count {
+            var decoder = JSONToWire(UnsafeRawBufferPointer(rebasing: json[offset...]), limits)
+            do {
+                guard let used = try decoder.leadingDocument(descriptor) else { break }
+                messages.append(decoder.out)
+                offset += used
+            } catch {
+                return (messages, ProtoJSONError(kind: error.kind, path: error.path, message: error.message,
+                                                 offset: offset + error.offset))
+            }
+        }
+        return (messages, nil)
+    }
+
     /// Parses a JSON object into a protobuf-c message of `descriptor`.
     public static func decode(json: UnsafeRawBufferPointer, into descriptor: UnsafePointer<ProtobufCMessageDescriptor>,
                               limits: ProtoJSONLimits = .default) throws(ProtoJSONError) -> OwnedMessage {

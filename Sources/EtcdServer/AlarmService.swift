@@ -52,10 +52,9 @@ struct AlarmService: Sendable {
     }
 
     private static func respond(_ call: ServerCall, _ alarms: [AlarmMember], context: ServerContext) {
-        let header = context.header(revision: context.store.currentRevision)
+        // No header: etcd's applier builds a bare AlarmResponse and nothing fills one in (its gateway prints {}).
         call.respond { builder in
             let m = builder.arena.message(etcdserverpb__alarm_response__init)
-            m.pointee.header = builder.header(header)
             if !alarms.isEmpty {
                 let list = builder.arena.pointerArray(of: Etcdserverpb__AlarmMember.self, count: alarms.count)
                 for (i, a) in alarms.enumerated() {

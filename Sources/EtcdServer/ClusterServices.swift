@@ -227,7 +227,7 @@ struct ClusterServices: Sendable {
         var canonical: [String] = []
         for u in urls {
             guard case .success(let parsed) = EtcdURL.parse(u) else {
-                throw EtcdServerError(.invalidArgument, "etcdserver: invalid peer URL \(u)")
+                throw EtcdServerError(.invalidArgument, "etcdserver: given member URLs are invalid")  // ErrGRPCMemberBadURLs
             }
             canonical.append(parsed.canonical)
         }
@@ -242,7 +242,8 @@ struct ClusterServices: Sendable {
                                       members: WritableKeyPath<M, UnsafeMutablePointer<UnsafeMutablePointer<Etcdserverpb__Member>?>?>) {
         call.respond { builder in
             let m = builder.arena.message(initialize)
-            m.pointee[keyPath: header] = builder.header(context.header(revision: context.store.currentRevision))
+            // etcd's ClusterServer.header(): cluster, member and term, no revision.
+            m.pointee[keyPath: header] = builder.header(context.header(revision: 0))
             (m.pointee[keyPath: count], m.pointee[keyPath: members]) = Self.members(list, builder.arena)
             return m
         }

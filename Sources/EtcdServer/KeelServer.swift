@@ -1,3 +1,4 @@
+import Gateway
 import Atomics
 import Backend
 import Foundation
@@ -235,7 +236,12 @@ public final class KeelServer: Sendable {
         LockService(kv: LocalKV(context: context)).register(into: &grpc)
         ElectionService(kv: LocalKV(context: context)).register(into: &grpc)
         grpc.register("/etcdserverpb.Watch/Watch", .streaming { call in WatchStream.start(call, context: context, hub: context.watches) })
-        var transportConfig = TransportConfiguration(grpc: grpc, http: HTTPEndpoints(context: context))
+        let metrics = ServerMetrics(extensive: config.metrics == .extensive)
+        grpc.instrument { path, handler in metrics.method(path: path, handler: handler) }
+        let gateway = config.enableGRPCGateway
+            ? GatewayResponder(grpc: grpc, maxBodyBytes: TransportConfiguration.defaultMaxHTTPBodyBytes) : nil
+        var transportConfig = TransportConfiguration(
+            grpc: grpc, http: HTTPEndpoints(context: context, metrics: metrics, gateway: gateway))
         transportConfig.http2.maxConcurrentStreams = config.maxConcurrentStreams
         let transport = TransportServer(group: group, configuration: transportConfig)
         var ports: [Int] = []
@@ -258,13 +264,13 @@ public final class KeelServer: Sendable {
             throw StartupError("cannot listen on client URL: \(error)")
         }
         // --listen-metrics-urls: /metrics and /health (and /version) only, as etcd's metrics listener.
-        let metrics = TransportServer(group: group, configuration: TransportConfiguration(grpc: GRPCServer(),
-                                                                                         http: HTTPEndpoints(context: context)))
+        let metricsListener = TransportServer(group: group, configuration: TransportConfiguration(
+            grpc: GRPCServer(), http: HTTPEndpoints(context: context, metrics: metrics)))
         do {
             for url in config.listenMetricsURLs {
                 let host = url.host == "localhost" ? "127.0.0.1" : url.host
-                let port = try await metrics.bind(host: host, port: Int(url.port ?? 0),
-                                                  tls: url.scheme == .https ? tls.clientListener : nil)
+                let port = try await metricsListener.bind(host: host, port: Int(url.port ?? 0),
+                                                          tls: url.scheme == .https ? tls.clientListener : nil)
                 logger.info("serving /metrics and /health on \(host):\(port)")
             }
         } catch {
@@ -277,7 +283,7 @@ public final class KeelServer: Sendable {
                                       eventLoop: group.next(), logger: logger)
         let autoCompaction = AutoCompaction(mode: config.autoCompaction, context: context, eventLoop: group.next(), logger: logger)
         publisher.start(name: config.name, clientURLs: config.advertiseClientURLs.map(\.canonical), eventLoop: group.next())
-        return KeelServer(clientPorts: ports, peerPorts: peerPorts, transport: transport, metrics: metrics, peers: peers, group: group,
+        return KeelServer(clientPorts: ports, peerPorts: peerPorts, transport: transport, metrics: metricsListener, peers: peers, group: group,
                           context: context, logger: logger, autoCompaction: autoCompaction, publisher: publisher,
                           leaseExpiry: leaseExpiry)
     }

@@ -58,7 +58,6 @@ enum FlagTable {
     static let proxy = "etcd's v2 proxy mode is not implemented in Keel"
     static let notYet = "not implemented in Keel yet; the value is ignored"
     static let noAuth = "the auth API (users, roles, tokens) is not implemented in Keel yet; the value is ignored"
-    static let noGateway = "Keel has no JSON gateway yet: the client port serves gRPC plus /version, /health and /metrics; the value is ignored"
     static let stderrOnly = "Keel always logs etcd's capnslog text format to stderr; the value is ignored"
 
     static let all: [FlagSpec] = member + clustering + proxyFlags + security + auth + monitoring + logging
@@ -158,7 +157,7 @@ enum FlagTable {
                  support: .warnWhenChanged("the etcd v2 API is not implemented in Keel; only v3 requests are served"),
                  usage: "Accept etcd V2 client requests."),
         FlagSpec(name: "enable-grpc-gateway", kind: .bool, defaultText: "true", section: .clustering,
-                 support: .warnWhenChanged(noGateway),
+                 support: .implemented,
                  usage: "Enable the JSON gateway (HTTP) on the client port."),
     ]
 
@@ -204,10 +203,10 @@ enum FlagTable {
         FlagSpec(name: "cors", kind: .urls(exception: "*"), defaultText: "*", section: .security,
                  support: .warnWhenChanged("Keel sends no CORS headers (browsers refuse every cross-origin read); the value is ignored"),
                  usage: "Comma-separated whitelist of origins for CORS, or cross-origin resource sharing, (empty or * means allow all)."),
-        // Without the JSON gateway, HTTP/1.1 reaches only /version, /health and /metrics, which etcd
-        // serves to any Host too. Must become implemented or refused when the gateway arrives.
+        // etcd checks the Host of plain-HTTP requests (the JSON gateway included) against this list to
+        // stop DNS rebinding; Keel does not check yet, and says so.
         FlagSpec(name: "host-whitelist", kind: .uniqueStrings, defaultText: "*", section: .security,
-                 support: .warnWhenChanged("not implemented in Keel yet: any Host header is accepted, and HTTP/1.1 serves only /version, /health and /metrics (no JSON gateway); the value is ignored"),
+                 support: .warnWhenChanged("not implemented in Keel yet: any Host header is accepted, also by the JSON gateway; the value is ignored"),
                  usage: "Acceptable hostnames from HTTP client requests, if server is not secure (empty or * means allow all)."),
     ]
 
@@ -228,7 +227,7 @@ enum FlagTable {
                  support: .warnWhenChanged("Keel has no /debug/pprof endpoint (it is not a Go program)"),
                  usage: "Enable runtime profiling data via HTTP server."),
         FlagSpec(name: "metrics", kind: .choice(["basic", "extensive"]), defaultText: "basic", section: .monitoring,
-                 support: .warnWhenChanged("Keel exports only its basic metrics, on /metrics of the client port; the value is ignored"),
+                 support: .implemented,
                  usage: "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics."),
         FlagSpec(name: "listen-metrics-urls", kind: .urls(exception: ""), defaultText: "", section: .monitoring, support: .implemented,
                  usage: "List of URLs to listen on for the metrics and health endpoints."),

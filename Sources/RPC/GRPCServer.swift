@@ -23,11 +23,23 @@ public struct GRPCServerLimits: Sendable {
 /// Routes `/package.Service/Method` to handlers; unknown paths get UNIMPLEMENTED as grpc-go words it.
 public struct GRPCServer: HTTP2StreamRouter {
     private var methods: [String: GRPCHandler] = [:]
+    private var metrics: [String: GRPCMethodMetrics] = [:]
     public var limits: GRPCServerLimits
 
     public init(limits: GRPCServerLimits = GRPCServerLimits()) {
         self.limits = limits
     }
+
+    /// The handler registered for `path` (the in-process gateway calls the same handlers as gRPC).
+    public func handler(for path: String) -> GRPCHandler? { methods[path] }
+
+    /// Gives registered methods their metrics (call after the last `register`); nil leaves a method uncounted.
+    public mutating func instrument(_ make: (_ path: String, _ handler: GRPCHandler) -> GRPCMethodMetrics?) {
+        for (path, handler) in methods { metrics[path] = make(path, handler) }
+    }
+
+    /// The metrics of `path` (the in-process gateway's calls count too, as etcd's gateway's go through gRPC).
+    public func metrics(for path: String) -> GRPCMethodMetrics? { metrics[path] }
 
     public mutating func register(_ path: String, _ handler: GRPCHandler) {
         precondition(methods[path] == nil, "method registered twice: \(path)")
@@ -36,8 +48,8 @@ public struct GRPCServer: HTTP2StreamRouter {
 
     public func delegate(for stream: HTTP2Stream, headers: HTTP2Headers) -> HTTP2StreamDelegate {
         let path = headers.path ?? ""
-        let call = ServerCall(path: path, headers: headers, stream: stream)
-        let delegate = GRPCServerStream(call: call, handler: methods[path], maxMessageBytes: limits.maxReceiveMessageBytes)
+        let call = ServerCall(path: path, headers: headers, stream: stream, metrics: metrics[path])
+        let delegate = GRPCServerStream(call: call, stream: stream, handler: methods[path], maxMessageBytes: limits.maxReceiveMessageBytes)
         if headers.method != "POST" {
             call.finishOnLoop(GRPCStatus(.unimplemented, "grpc: method must be POST"))
         } else if methods[path] == nil {
@@ -73,11 +85,11 @@ final class GRPCServerStream: HTTP2StreamDelegate {
     private var unaryRequest: ByteBuffer?
     private var unaryCount = 0
 
-    init(call: ServerCall, handler: GRPCHandler?, maxMessageBytes: Int) {
+    init(call: ServerCall, stream: HTTP2Stream, handler: GRPCHandler?, maxMessageBytes: Int) {
         self.call = call
         self.handler = handler
         self.deframer = MessageDeframer(maxMessageBytes: maxMessageBytes)
-        call.stream.context = call
+        stream.context = call
     }
 
     func stream(_ stream: HTTP2Stream, receivedHeaders headers: HTTP2Headers, endStream: Bool) {

@@ -17,7 +17,11 @@ public final class ServerCall: @unchecked Sendable {
     public let path: String
     public let headers: HTTP2Headers
     public let eventLoop: EventLoop
-    let stream: HTTP2Stream
+    /// Where responses go: the HTTP/2 stream (gRPC), or an in-process receiver (the JSON gateway).
+    let stream: HTTP2Stream?
+    var receiver: InProcessCallReceiver?
+    private let metrics: GRPCMethodMetrics?
+    private let startedAt: NIODeadline
     private var headersSent = false
     public private(set) var isFinished = false
     public private(set) var isCancelled = false
@@ -25,11 +29,24 @@ public final class ServerCall: @unchecked Sendable {
     private var deadlineTask: Scheduled<Void>?
     private var cancelHandlers: [@Sendable () -> Void] = []
 
-    init(path: String, headers: HTTP2Headers, stream: HTTP2Stream) {
+    init(path: String, headers: HTTP2Headers, stream: HTTP2Stream, metrics: GRPCMethodMetrics? = nil) {
+        self.metrics = metrics
+        self.startedAt = metrics?.measuresLatency == true ? .now() : .uptimeNanoseconds(0)
         self.path = path
         self.headers = headers
         self.stream = stream
         self.eventLoop = stream.eventLoop
+    }
+
+    init(path: String, headers: HTTP2Headers, eventLoop: EventLoop, receiver: InProcessCallReceiver,
+         metrics: GRPCMethodMetrics? = nil) {
+        self.metrics = metrics
+        self.startedAt = metrics?.measuresLatency == true ? .now() : .uptimeNanoseconds(0)
+        self.path = path
+        self.headers = headers
+        self.stream = nil
+        self.receiver = receiver
+        self.eventLoop = eventLoop
     }
 
     static let responseHeaders = HTTP2Headers([(":status", "200"), ("content-type", "application/grpc")])
@@ -67,7 +84,7 @@ public final class ServerCall: @unchecked Sendable {
     }
 
     /// Response bytes queued behind the client's flow-control window. Event loop only.
-    public var pendingOutboundBytes: Int { stream.pendingOutboundBytes }
+    public var pendingOutboundBytes: Int { stream?.pendingOutboundBytes ?? receiver?.pendingOutboundBytes ?? 0 }
 
     /// Ends the call with `status` (trailers; trailers-only if nothing was sent).
     public func finish(_ status: GRPCStatus) {
@@ -84,6 +101,13 @@ public final class ServerCall: @unchecked Sendable {
 
     private func sendOnLoop(_ framed: ByteBuffer, finishWith status: GRPCStatus?) {
         guard !isFinished, !isCancelled else { return }
+        guard let stream else {
+            var message = framed
+            message.moveReaderIndex(forwardBy: 5)  // the gRPC prefix; in process there is no framing
+            receiver?.call(self, sent: message)
+            if let status { finishOnLoop(status) }
+            return
+        }
         if !headersSent {
             headersSent = true
             stream.sendResponseHeaders(Self.responseHeaders)
@@ -97,6 +121,15 @@ public final class ServerCall: @unchecked Sendable {
         isFinished = true
         deadlineTask?.cancel()
         deadlineTask = nil
+        metrics?.handled(status.code, startedAt: startedAt)
+        guard let stream else {
+            let receiver = self.receiver
+            self.receiver = nil
+            observer = nil
+            cancelHandlers = []
+            receiver?.call(self, finished: status)
+            return
+        }
         var trailers: HTTP2Headers
         if status == .ok {
             trailers = Self.okTrailers
@@ -141,6 +174,7 @@ public final class ServerCall: @unchecked Sendable {
         guard !isCancelled else { return }
         let wasFinished = isFinished
         isCancelled = true
+        if !wasFinished { metrics?.handled(.cancelled, startedAt: startedAt) }
         deadlineTask?.cancel()
         deadlineTask = nil
         if let observer {
@@ -150,6 +184,7 @@ public final class ServerCall: @unchecked Sendable {
         let handlers = cancelHandlers
         cancelHandlers = []
         for handler in handlers { handler() }
-        if !wasFinished { stream.reset(errorCode: NGHTTP2_CANCEL.rawValue) }
+        receiver = nil
+        if !wasFinished { stream?.reset(errorCode: NGHTTP2_CANCEL.rawValue) }
     }
 }

@@ -7,6 +7,7 @@ final class HTTPOverHTTP2: HTTP2StreamDelegate {
     private let headers: HTTP2Headers
     private var body = ByteBuffer()
     private var rejected = false
+    private var closeSignal: HTTPCloseSignal?
 
     init(responder: HTTPResponder, headers: HTTP2Headers, maxBodyBytes: Int) {
         self.responder = responder
@@ -30,13 +31,18 @@ final class HTTPOverHTTP2: HTTP2StreamDelegate {
         if endStream { respond(stream) }
     }
 
-    func streamClosed(_ stream: HTTP2Stream, errorCode: UInt32) {}
+    func streamClosed(_ stream: HTTP2Stream, errorCode: UInt32) {
+        closeSignal?.fire()
+        closeSignal = nil
+    }
 
     private func respond(_ stream: HTTP2Stream) {
         if rejected { return Self.send(HTTPRejection.tooLarge(), on: stream) }
+        let signal = HTTPCloseSignal(eventLoop: stream.eventLoop)
+        closeSignal = signal
         let request = HTTPRequest(
             method: headers.method ?? "GET", uri: headers.path ?? "/",
-            headers: headers.fields.filter { !$0.name.hasPrefix(":") }, body: body)
+            headers: headers.fields.filter { !$0.name.hasPrefix(":") }, body: body, closed: signal)
         body = ByteBuffer()
         responder.respond(to: request, on: stream.eventLoop).whenComplete { [stream] result in
             let response = (try? result.get()) ?? .json(500, #"{"error":"internal error","code":13}"#)
@@ -47,6 +53,13 @@ final class HTTPOverHTTP2: HTTP2StreamDelegate {
     private static func send(_ response: HTTPResponse, on stream: HTTP2Stream) {
         var head = HTTP2Headers([(":status", String(response.status))])
         for field in response.headers { head.append(field.name.lowercased(), field.value) }
+        if let body = response.stream {
+            // DATA frames as the producer writes; END_STREAM at its finish.
+            stream.sendResponseHeaders(head)
+            body.attach(HTTPResponseStream.Sink(write: { stream.write($0) }, finish: { stream.finish() },
+                                                pending: { stream.pendingOutboundBytes }))
+            return
+        }
         head.append("content-length", String(response.body.readableBytes))
         if response.body.readableBytes == 0 {
             stream.sendResponseHeaders(head, endStream: true)

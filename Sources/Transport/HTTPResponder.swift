@@ -6,12 +6,16 @@ public struct HTTPRequest: Sendable {
     public var uri: String
     public var headers: [(name: String, value: String)]
     public var body: ByteBuffer
+    /// Fires when the client goes away (connection closed, HTTP/2 stream reset) or the exchange ends.
+    public var closed: HTTPCloseSignal?
 
-    public init(method: String, uri: String, headers: [(name: String, value: String)], body: ByteBuffer) {
+    public init(method: String, uri: String, headers: [(name: String, value: String)], body: ByteBuffer,
+                closed: HTTPCloseSignal? = nil) {
         self.method = method
         self.uri = uri
         self.headers = headers
         self.body = body
+        self.closed = closed
     }
 
     public var path: Substring {
@@ -23,11 +27,20 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
     public var body: ByteBuffer
+    /// A body that arrives over time (chunked on HTTP/1.1): when set, `body` is ignored.
+    public var stream: HTTPResponseStream?
 
     public init(status: Int, headers: [(name: String, value: String)] = [], body: ByteBuffer = ByteBuffer()) {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+
+    public init(status: Int, headers: [(name: String, value: String)], stream: HTTPResponseStream) {
+        self.status = status
+        self.headers = headers
+        self.body = ByteBuffer()
+        self.stream = stream
     }
 
     public static func json(_ status: Int, _ text: String) -> HTTPResponse {

@@ -8,7 +8,10 @@ public struct TransportConfiguration: Sendable {
     public var http: HTTPResponder
     public var http2 = HTTP2Limits()
     /// Bound on a plain HTTP request body (the gateway's JSON).
-    public var maxHTTPBodyBytes = 4 << 20
+    public var maxHTTPBodyBytes = TransportConfiguration.defaultMaxHTTPBodyBytes
+    /// Well above what the gRPC receive limit (2 MiB by default) takes as base64 JSON, so that an oversized
+    /// message reaches the gateway and gets etcd's ResourceExhausted answer; beyond this, 413.
+    public static let defaultMaxHTTPBodyBytes = 16 << 20
 
     public init(grpc: HTTP2StreamRouter, http: HTTPResponder) {
         self.http = http

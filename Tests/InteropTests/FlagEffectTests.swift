@@ -22,6 +22,7 @@ import Glibc
         case strictReconfigCheck
         case startupOutcomes
         case transportSecurity
+        case gatewayAndMetrics
 
         var description: String { rawValue }
     }
@@ -76,6 +77,8 @@ import Glibc
         "peer-cert-allowed-hostname": .transportSecurity,      // a certificate without that SAN refused
         "peer-auto-tls": .transportSecurity,                   // fixtures/peer/cert.pem (O=etcd) served
         "experimental-peer-skip-client-san-verification": .transportSecurity, // SANs not naming the caller pass
+        "metrics": .gatewayAndMetrics,                         // extensive: grpc_server_handling_seconds per method
+        "enable-grpc-gateway": .gatewayAndMetrics,             // false: /v3/kv/range is a plain 404, gRPC still serves
     ]
 
     @Test func proofsCoverExactlyTheImplementedFlags() {
@@ -97,6 +100,7 @@ import Glibc
         case .strictReconfigCheck: try strictReconfigCheck()
         case .startupOutcomes: try startupOutcomes()
         case .transportSecurity: try transportSecurity()
+        case .gatewayAndMetrics: try gatewayAndMetrics()
         }
     }
 
@@ -394,6 +398,29 @@ import Glibc
     }
 
     // MARK: Flags whose effect is how `keel` starts (or does not)
+
+    // MARK: The JSON gateway and metrics levels
+
+    private func gatewayAndMetrics() throws {
+        let scratch = try ScratchDirectory(label: "flags-gateway")
+        let basic = try ServerProcess.start(.keel, dataDir: scratch.child("basic"))
+        let extensive = try ServerProcess.start(.keel, dataDir: scratch.child("extensive"), extraFlags: ["--metrics", "extensive"])
+        let noGateway = try ServerProcess.start(.keel, dataDir: scratch.child("nogw"), extraFlags: ["--enable-grpc-gateway=false"])
+        for server in [basic, extensive, noGateway] { _ = try Etcdctl(server).run(["put", "k", "v"]) }
+        // --metrics: every method counts its calls by code either way; only extensive times them.
+        let put = #"grpc_method="Put",grpc_service="etcdserverpb.KV",grpc_type="unary""#
+        let basicText = try Curl.get(basic.clientURL + "/metrics").stdout
+        let extensiveText = try Curl.get(extensive.clientURL + "/metrics").stdout
+        #expect(basicText.contains(#"grpc_server_handled_total{grpc_code="OK",\#(put)} 1"#), "\(basicText)")
+        #expect(!basicText.contains("grpc_server_handling_seconds"), "\(basicText)")
+        #expect(extensiveText.contains(#"grpc_server_handling_seconds_count{\#(put)} 1"#), "\(extensiveText)")
+        // --enable-grpc-gateway=false: no /v3 over HTTP (Go's mux 404), while gRPC still serves.
+        let off = try Curl.post(noGateway.clientURL + "/v3/kv/range", #"{"key":"aw=="}"#)
+        #expect(off.status == 404 && off.body == "404 page not found\n", "\(off)")
+        let on = try Curl.post(basic.clientURL + "/v3/kv/range", #"{"key":"aw=="}"#)
+        #expect(on.status == 200 && on.body.contains(#""value":"dg==""#), "\(on)")
+        #expect(try Etcdctl(noGateway).succeed(["get", "k"]).contains("v"))
+    }
 
     private func startupOutcomes() throws {
         let keel = try ServerBinaries.keel()

@@ -80,7 +80,7 @@ import Testing
         ]))
         // Parsed and typed even where Keel does not honour them yet; those warn, by name.
         let flagged = w.compactMap { $0.split(separator: " ").first.map(String.init) }
-        #expect(flagged == ["--grpc-keepalive-interval", "--cors", "--host-whitelist", "--metrics",
+        #expect(flagged == ["--grpc-keepalive-interval", "--cors", "--host-whitelist",
                             "--logger", "--log-outputs"], "\(w)")
         #expect(c.dataDir == "/var/lib/etcd" && c.walDir == "/wal" && c.effectiveWALDir == "/wal")
         #expect(c.heartbeatIntervalMs == 50 && c.electionTimeoutMs == 500)

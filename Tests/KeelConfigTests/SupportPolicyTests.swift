@@ -36,8 +36,8 @@ import Testing
         "--backend-batch-interval=10ms", "--backend-batch-limit=5", "--grpc-keepalive-min-time=1s",
         "--experimental-initial-corrupt-check", "--experimental-compaction-batch-limit=5",
         "--enable-pprof", "--enable-v2", "--unsafe-no-fsync",
-        "--log-package-levels=etcdserver=DEBUG", "--metrics=extensive",
-        "--logger=zap", "--enable-grpc-gateway=false", "--cors=http://a.example:80", "--host-whitelist=a.example",
+        "--log-package-levels=etcdserver=DEBUG",
+        "--logger=zap", "--cors=http://a.example:80", "--host-whitelist=a.example",
         "--bcrypt-cost=12", "--auth-token-ttl=60",
     ])
     func tuningFlagsWarnNamingTheFlag(_ arg: String) throws {
@@ -46,7 +46,8 @@ import Testing
         #expect(w.contains { $0.hasPrefix(name + " is accepted but") }, "\(w)")
     }
 
-    @Test(arguments: ["--pre-vote", "--initial-election-tick-advance=false", "--max-concurrent-streams=100"])
+    @Test(arguments: ["--pre-vote", "--initial-election-tick-advance=false", "--max-concurrent-streams=100",
+                      "--metrics=extensive", "--enable-grpc-gateway=false"])
     func honouredFlagsDoNotWarn(_ arg: String) throws {
         let (_, w) = try #require(runConfig(["--data-dir", "/d", arg]))
         #expect(w.isEmpty, "\(w)")

@@ -89,7 +89,9 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
         }
     }
 
-    func callReceivedEnd(_ call: ServerCall) { shutDown() }
+    /// etcd's recvLoop returns at the client's half-close but its sendLoop keeps the watchers going until the
+    /// call ends (the JSON gateway half-closes once the request body is read, and the stream stays open).
+    func callReceivedEnd(_ call: ServerCall) {}
     func callCancelled(_ call: ServerCall) { shutDown() }
 
     private func shutDown() {

@@ -36,11 +36,29 @@ final class WatchProcess {
         try WatchProcess(endpoint: server.endpoint, ["watch", "-i"], json: false, interactive: true)
     }
 
-    private init(endpoint: String, _ arguments: [String], json: Bool, interactive: Bool) throws {
+    private convenience init(endpoint: String, _ arguments: [String], json: Bool, interactive: Bool) throws {
         var full = ["--endpoints", endpoint, "--dial-timeout", "5s"]
         if json { full += ["-w", "json"] }
         full += arguments
-        command = "etcdctl \(full.joined(separator: " "))"
+        try self.init(executable: ServerBinaries.etcdctl, full, interactive: interactive,
+                      environment: CommandRunner.cleanEnvironment(adding: ["ETCDCTL_API": "3"]))
+    }
+
+    /// Any long-running child (Patroni), drained and reaped the same way.
+    static func spawn(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> WatchProcess {
+        try WatchProcess(executable: executable, arguments, interactive: false, environment: environment)
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// `curl -sN ARGS` streaming a response (the gateway's watch), drained and reaped the same way.
+    static func curl(_ arguments: [String]) throws -> WatchProcess {
+        try WatchProcess(executable: ServerBinaries.curl, ["--silent", "--show-error", "--no-buffer"] + arguments,
+                         interactive: false, environment: CommandRunner.cleanEnvironment())
+    }
+
+    private init(executable: String, _ full: [String], interactive: Bool, environment: [String: String]) throws {
+        command = "\((executable as NSString).lastPathComponent) \(full.joined(separator: " "))"
 
         var stdoutPipe: [Int32] = [-1, -1]
         var stderrPipe: [Int32] = [-1, -1]
@@ -71,9 +89,9 @@ final class WatchProcess {
         }
 
         process = Process()
-        process.executableURL = URL(fileURLWithPath: ServerBinaries.etcdctl)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = full
-        process.environment = CommandRunner.cleanEnvironment(adding: ["ETCDCTL_API": "3"])
+        process.environment = environment
         process.standardOutput = FileHandle(fileDescriptor: stdoutPipe[1], closeOnDealloc: false)
         process.standardError = FileHandle(fileDescriptor: stderrPipe[1], closeOnDealloc: false)
         process.standardInput = interactive
