@@ -154,10 +154,13 @@ public final class ServerCall: @unchecked Sendable {
         self.observer = observer
     }
 
-    /// Runs `body` on the event loop if the call is cancelled before we finish it (at once if it already was).
+    /// Runs `body` on the event loop if the call ends before we finish it: cancelled by the client, its
+    /// connection lost, or its deadline passed (at once if that already happened). Never after we finished
+    /// it, even if the client resets the stream afterwards.
     public func onCancel(_ body: @escaping @Sendable () -> Void) {
         let register: @Sendable () -> Void = {
-            if self.isCancelled { body() } else if !self.isFinished { self.cancelHandlers.append(body) }
+            if self.isFinished { return }
+            if self.isCancelled { body() } else { self.cancelHandlers.append(body) }
         }
         if eventLoop.inEventLoop { register() } else { eventLoop.execute(register) }
     }
@@ -165,7 +168,9 @@ public final class ServerCall: @unchecked Sendable {
     func armDeadline(_ timeout: TimeAmount) {
         deadlineTask = eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: timeout) {
             guard !self.isFinished else { return }
+            let handlers = self.cancelHandlers  // the handler's work ends too, as on a cancel
             self.finishOnLoop(GRPCStatus(.deadlineExceeded, "context deadline exceeded"))
+            for handler in handlers { handler() }
             self.cancel()
         }
     }

@@ -45,10 +45,19 @@ public final class HTTP2Connection: @unchecked Sendable {
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, onDataChunk)
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, onStreamClose)
         let me = Unmanaged.passUnretained(self).toOpaque()
+        // Go's HTTP/2 server (etcd's) accepts any :authority; nghttp2's messaging checks reset a stream
+        // whose :authority is not a bare host[:port]. clientv3 3.4 sends "http://host:port" as the
+        // authority of the calls it makes to one endpoint (etcdctl endpoint status/hashkv, defrag,
+        // move-leader, `--cluster`), so the server side skips those checks; requests are still routed
+        // by :path, and one without it is an unknown method.
+        var options: OpaquePointer?
+        precondition(nghttp2_option_new(&options) == 0, "nghttp2: out of memory")
+        defer { nghttp2_option_del(options) }
+        if role == .server { nghttp2_option_set_no_http_messaging(options, 1) }
         let rc: Int32
         switch role {
-        case .server: rc = nghttp2_session_server_new(&session, callbacks, me)
-        case .client: rc = nghttp2_session_client_new(&session, callbacks, me)
+        case .server: rc = nghttp2_session_server_new2(&session, callbacks, me, options)
+        case .client: rc = nghttp2_session_client_new2(&session, callbacks, me, options)
         }
         precondition(rc == 0 && session != nil, "nghttp2: cannot create session")
         var settings = [
