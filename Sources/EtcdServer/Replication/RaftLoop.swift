@@ -419,7 +419,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
             if confHistory.isEmpty { confHistory = [(applied, conf)] }
             // --max-wals / --max-snapshots: 0 keeps every file, as in etcd.
             if settings.maxWALs > 0 { try wal.releaseSegments(upTo: applied, keepingAtLeast: settings.maxWALs) }
-            if settings.maxSnapshots > 0 { try SnapshotFile.purge(directory: snapDir, keep: settings.maxSnapshots) }
+            if settings.maxSnapshots > 0 { try SnapshotFile.purge(directory: snapDir, keep: settings.maxSnapshots, markIndex: applied) }
             logger.info("saved snapshot", metadata: ["snapshot-index": "\(applied)"])
         } catch {
             logger.error("failed to save snapshot", metadata: ["error": "\(error)"])
