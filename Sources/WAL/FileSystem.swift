@@ -92,5 +92,6 @@ public final class PosixFileSystem: WALFileSystem {
 public enum WALFileSystems {
     /// The layer WALs and snapshot files use unless told otherwise: POSIX, wrapped in failpoints
     /// only when KEEL_FAILPOINTS is set (read once, on first use).
-    public static let processDefault: any WALFileSystem = PosixFileSystem.shared
+    public static let processDefault: any WALFileSystem = Failpoints.fromEnvironment().map(FailpointFileSystem.init)
+        ?? PosixFileSystem.shared
 }

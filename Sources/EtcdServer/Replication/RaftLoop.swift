@@ -62,6 +62,8 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
     private let logger: Logger
     /// Sends messages to peers; set before `start` for a multi-member cluster.
     var send: @Sendable ([Message]) -> Void = { _ in }
+    /// Called once the WAL failed (write or fsync); the server ends the process there, as etcd does.
+    var onWALFailure: @Sendable () -> Void = {}
 
     private let stopped = DispatchSemaphore(value: 0)
     private var snapshotIndex: UInt64
@@ -313,6 +315,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
                          hardState: rd.hardState.map(RaftPersistence.walHardState), sync: rd.mustSync)
         } catch {
             logger.critical("failed to write to the WAL; stopping this member's write path", metadata: ["error": "\(error)"])
+            onWALFailure()
             return false
         }
         if !rd.entries.isEmpty { try! storage.append(rd.entries) }
