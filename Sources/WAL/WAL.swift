@@ -112,6 +112,9 @@ public final class WAL {
         // as of its creation, and a segment whose successor starts at or below that mark + 1 holds only
         // entries the snapshot covers (its hard state and mark are repeated in later headers), so it
         // is not read at all. Released segments are gone already; this skips the ones --max-wals keeps.
+        // Only a prefix is skipped: once one segment is read, every later one is too, since a later
+        // segment may truncate entries an earlier one holds (a Raft overwrite that reaches back past
+        // the newer segment's first index; PowerLossTests seed 2680 resurrected overwritten entries).
         let lastPath = FileIO.join(directory, names.last!.fileName)
         let headerMark = SegmentScanner.headerMark(prefix: try fs.readPrefix(lastPath, limit: 64 << 10),
                                                    maxRecordSize: options.maxRecordSize)
@@ -120,11 +123,13 @@ public final class WAL {
         var tail: SegmentScanResult?
         var tailFileSize = 0
         var repair: WALRepair?
+        var reading = false
         for (i, name) in names.enumerated() {
-            if let headerMark, i < names.count - 1, names[i + 1].firstIndex - 1 <= headerMark.index {
+            if !reading, let headerMark, i < names.count - 1, names[i + 1].firstIndex - 1 <= headerMark.index {
                 segments.append(Segment(name: name, maxEntryIndex: names[i + 1].firstIndex - 1))
                 continue
             }
+            reading = true
             let path = FileIO.join(directory, name.fileName)
             let bytes = try fs.readAll(path)
             let isLast = i == names.count - 1

@@ -30,6 +30,15 @@ struct PowerLossTests {
         #expect(totals.snapshots > 3000 && totals.rotations > 1000 && totals.acknowledged > 15_000)
     }
 
+    /// Seeds that once found a bug, replayed.
+    @Test(arguments: [
+        2680,  // a skipped segment held the overwrite of entries an earlier segment kept: they came back
+    ] as [UInt64])
+    func formerFailures(_ seed: UInt64) {
+        var totals = PowerLossRun.Totals()
+        #expect(PowerLossRun(seed: seed, disk: SimulatedDisk()).run(steps: 300, totals: &totals) == nil)
+    }
+
     /// Each removed sync must be caught: some seed ends in lost acknowledged data or a failed recovery.
     @Test(arguments: [
         SimulatedDisk.SkippedSync.file(pathSuffix: ".wal"),            // fdatasync after appending
@@ -107,6 +116,7 @@ struct PowerLossRun {
         var term: UInt64 = 1
         var snapshotSizes: [UInt64: Int] = [:]
         var segmentsSeen = 1
+        var trace: [String] = []
 
         for _ in 0..<steps {
             let midCall = Int.random(in: 0..<40, using: &rng) == 0
@@ -143,6 +153,7 @@ struct PowerLossRun {
                         model.hardState = hs
                         possible.append(model)
                     }
+                    trace.append("save \(batch.first?.index ?? 0)+\(batch.count) t\(term) hs \(hs.map { "\($0.commit)" } ?? "-") sync \(sync) midCall \(midCall)")
                     try wal.save(entries: batch, hardState: hs, sync: sync)
                     acked = sync
                 } else if roll < 75 {
@@ -157,12 +168,14 @@ struct PowerLossRun {
                     model.mark = WALSnapshotMark(index: index, term: t)
                     model.entries.removeAll { $0.index <= index }
                     possible.append(model)
+                    trace.append("snapshot \(index) midCall \(midCall)")
                     try wal.saveSnapshotMark(model.mark!)
                     acked = true
                     totals.snapshots += 1
                     try wal.releaseSegments(upTo: index, keepingAtLeast: Int.random(in: 0...2, using: &rng))
                     try SnapshotFile.purge(directory: snapDir, keep: Int.random(in: 1...2, using: &rng), markIndex: index, fileSystem: disk)
                 } else {
+                    trace.append("sync midCall \(midCall)")
                     try wal.sync()
                     acked = true
                 }
@@ -184,6 +197,7 @@ struct PowerLossRun {
             if failed || Int.random(in: 0..<(acked ? 30 : 6), using: &rng) == 0 {
                 // Power cut: recover and check.
                 let report = disk.crash(using: &rng)
+                trace.append("crash (failed call: \(failed)) \(report) segments \(wal.segmentFiles)")
                 totals.crashes += 1
                 if failed { totals.midCallCrashes += 1 }
                 totals.report.writesKept += report.writesKept
@@ -204,6 +218,7 @@ struct PowerLossRun {
                     return "recovered a state never written since the last acknowledgement: mark \(String(describing: recovered.mark)) "
                         + "last \(recovered.lastIndex) hs \(String(describing: recovered.hardState)); acknowledged mark "
                         + "\(String(describing: acknowledged.mark)) last \(acknowledged.lastIndex) hs \(String(describing: acknowledged.hardState))"
+                        + "\nlast steps:\n" + trace.suffix(25).joined(separator: "\n")
                 }
                 if let mark = recovered.mark {
                     do {
