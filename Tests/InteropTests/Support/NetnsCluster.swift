@@ -167,18 +167,19 @@ final class PeerProxy: Sendable {
         var dropped: [String: Int] = [:]
     }
 
-    let namespace: String
+    /// nil: the test's own namespace (a proxy on loopback, no root needed).
+    let namespace: String?
     private let control = Mutex(Control())
     private let finished = DispatchSemaphore(value: 0)
 
-    init(namespace: String, listenHost: String, listenPort: UInt16, targetPort: UInt16) throws {
+    init(namespace: String?, listenHost: String, listenPort: UInt16, targetPort: UInt16) throws {
         self.namespace = namespace
         let started = DispatchSemaphore(value: 0)
         let startError = Mutex<String?>(nil)
         let thread = Thread { [self] in
             var listener: Int32 = -1
             do {
-                try enterNetworkNamespace(namespace)
+                if let namespace { try enterNetworkNamespace(namespace) }
                 listener = try Self.listen(host: listenHost, port: listenPort)
             } catch {
                 startError.withLock { $0 = "\(error)" }
@@ -192,7 +193,7 @@ final class PeerProxy: Sendable {
         started.wait()
         if let message = startError.withLock({ $0 }) {
             finished.wait()
-            throw HarnessError.system("proxy in \(namespace): \(message)")
+            throw HarnessError.system("proxy in \(namespace ?? "the test's namespace"): \(message)")
         }
     }
 
