@@ -156,6 +156,11 @@ public enum SnapshotFile {
             guard size <= maxBytes + headerSize else { return .failure(Failure(text: "file of \(size) bytes over limit")) }
             bytes = try fs.readAll(path)
         } catch { return .failure(Failure(text: "\(error)")) }
+        return parse(bytes: bytes, path: path, name: name, maxBytes: maxBytes)
+    }
+
+    /// Checks and decodes a snapshot file's bytes (named `name`).
+    static func parse(bytes: [UInt8], path: String, name: String, maxBytes: Int) -> Result<LoadedSnapshot, Failure> {
         guard bytes.count >= headerSize else { return .failure(Failure(text: "file too short (\(bytes.count) bytes)")) }
         return bytes.withUnsafeBytes { raw in
             guard Array(raw[0..<8]) == magic else { return .failure(Failure(text: "bad magic")) }
