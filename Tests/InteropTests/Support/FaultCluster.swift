@@ -110,6 +110,43 @@ final class FaultCluster: @unchecked Sendable {
         try Etcdctl(endpoint: members[leader].endpoint).run(["move-leader", String(memberIDs[target], radix: 16)])
     }
 
+    /// A fourth member joins mid-run: `member add --learner` through `via`, starts with the cluster list
+    /// that printed, is promoted to voter once in sync (etcd refuses before), and is returned with its id.
+    func addGuest(name: String, via: Int) throws -> (member: Member, id: UInt64) {
+        let guest = try Member(name: name)
+        let ctl = Etcdctl(endpoint: members[via].endpoint)
+        let out = try ctl.succeed(["member", "add", name, "--learner", "--peer-urls", "http://127.0.0.1:\(guest.proxyPort)"])
+        guard let idText = out.split(separator: " ").dropFirst().first, let id = UInt64(idText, radix: 16),
+              let line = out.split(separator: "\n").first(where: { $0.hasPrefix("ETCD_INITIAL_CLUSTER=") }) else {
+            throw HarnessError.badOutput("member add: \(out)")
+        }
+        let initial = line.dropFirst("ETCD_INITIAL_CLUSTER=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        let client = "http://\(guest.endpoint)"
+        guest.process = try ServerProcess(kind: .keel, ports: guest.ports, dataDir: guest.dataDir, arguments: [
+            "--name", name, "--data-dir", guest.dataDir,
+            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-peer-urls", "http://127.0.0.1:\(guest.ports.peer)",
+            "--initial-advertise-peer-urls", "http://127.0.0.1:\(guest.proxyPort)",
+            "--initial-cluster", initial, "--initial-cluster-state", "existing", "--initial-cluster-token", token,
+        ] + KeelCluster.timingFlags, environment: CommandRunner.cleanEnvironment(), waitUntilReady: true)
+        let deadline = Date().addingTimeInterval(20)
+        var last = ""
+        while Date() < deadline {
+            let r = try ctl.run(["member", "promote", String(id, radix: 16)])
+            if r.exitCode == 0 { return (guest, id) }
+            last = r.stderr
+            Thread.sleep(forTimeInterval: 0.2)  // polling the cluster until the learner is in sync
+        }
+        throw HarnessError.notReady("guest \(name) never promoted: \(last)")
+    }
+
+    /// `member remove` through `via`; the removed member stops by itself (as etcd's does).
+    func removeGuest(_ guest: Member, id: UInt64, via: Int) throws {
+        try Etcdctl(endpoint: members[via].endpoint).succeed(["member", "remove", String(id, radix: 16)])
+        if guest.process?.waitForExit(timeoutSeconds: 15) == nil { guest.process?.kill9() }
+        guest.proxy.stop()
+    }
+
     /// Ends every fault (resume, reconnect, restart), leaving all members running.
     func healAll() throws {
         for i in members.indices {
