@@ -15,7 +15,12 @@ if arguments.count == 3 && arguments[1] == "seeds" {
     }
     exit(0)
 }
-guard arguments.count >= 2, let target = FuzzTargets.named(arguments[1]) else {
+// The target is the first argument; libFuzzer's worker processes (-jobs) get it from the environment.
+let fromEnvironment = ProcessInfo.processInfo.environment["KEEL_FUZZ_TARGET"].flatMap(FuzzTargets.named)
+let explicit = arguments.count >= 2 ? FuzzTargets.named(arguments[1]) : nil
+let targetName = explicit != nil ? arguments[1] : ProcessInfo.processInfo.environment["KEEL_FUZZ_TARGET"] ?? ""
+let rest = Array(arguments.dropFirst(explicit != nil ? 2 : 1))
+guard let target = explicit ?? fromEnvironment else {
     let names = FuzzTargets.all.map(\.name).joined(separator: ", ")
     FileHandle.standardError.write("usage: keel-fuzz TARGET [FILE|DIR ... | libFuzzer flags]; targets: \(names)\n".data(using: .utf8)!)
     exit(2)
@@ -30,8 +35,9 @@ func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
 /// The chosen target, for the C callback (which cannot capture); set once before fuzzing starts.
 nonisolated(unsafe) var selected: ([UInt8]) -> Void = { _ in }
 selected = target
+setenv("KEEL_FUZZ_TARGET", targetName, 1)
 // libFuzzer sees argv without the target name.
-var argv: [UnsafeMutablePointer<CChar>?] = [strdup(arguments[0])] + arguments.dropFirst(2).map { strdup($0) } + [nil]
+var argv: [UnsafeMutablePointer<CChar>?] = [strdup(arguments[0])] + rest.map { strdup($0) } + [nil]
 var argc = Int32(argv.count - 1)
 let status = argv.withUnsafeMutableBufferPointer { buffer -> Int32 in
     var base: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = buffer.baseAddress
@@ -43,7 +49,7 @@ let status = argv.withUnsafeMutableBufferPointer { buffer -> Int32 in
 exit(status)
 #else
 var replayed = 0
-for path in arguments.dropFirst(2) {
+for path in rest {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
     let files = isDirectory.boolValue
@@ -55,5 +61,5 @@ for path in arguments.dropFirst(2) {
         replayed += 1
     }
 }
-print("keel-fuzz \(arguments[1]): replayed \(replayed) inputs, no failure")
+print("keel-fuzz \(targetName): replayed \(replayed) inputs, no failure")
 #endif
