@@ -105,14 +105,15 @@ final class FaultScheduleTests: XCTestCase {
         XCTAssertGreaterThan(completed, Int(duration * 10), "too few acknowledged operations to mean something")
         XCTAssertTrue(result.isLinearizable, "\(result)")
         // The check has teeth on this very history: the final read of a key made to return a value that an
-        // acknowledged write had already replaced must be refused.
-        if let key = Self.keys.first(where: { k in acknowledged.all.filter { $0.key == k && $0.value != nil }.count >= 2 }),
+        // acknowledged write had already replaced must be refused. (Histories of hours run into the checker's
+        // budget a second time; this is for the CI-sized ones.)
+        if history.operations.count < 30_000, let key = Self.keys.first(where: { k in acknowledged.all.filter { $0.key == k && $0.value != nil }.count >= 2 }),
            let stale = acknowledged.all.filter({ $0.key == key && $0.value != nil }).sorted(by: { $0.revision < $1.revision }).dropLast().last,
            let i = history.operations.lastIndex(where: { $0.client == 1000 && $0.input.key == key }) {
             var tampered = history
             tampered.operations[i].outcome = .ok(.value(stale.value))
-            XCTAssertTrue(Linearizability.check(tampered, limits: Limits(timeBudget: .seconds(60))).isViolation,
-                          "a stale final read of \(key) (\(stale)) passed the check")
+            let verdict = Linearizability.check(tampered, limits: Limits(timeBudget: .seconds(60)))
+            XCTAssertTrue(verdict.isViolation, "a stale final read of \(key) (\(stale)) was not refused: \(verdict)")
         }
         if (testRun?.totalFailureCount ?? 0) > 0 { print(cluster.logs) }
     }
