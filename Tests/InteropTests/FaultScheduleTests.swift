@@ -17,7 +17,8 @@ import XCTest
 ///     the revision its answer carried (nothing acknowledged was lost).
 ///
 /// KEEL_FAULT_SEED picks the schedule (default 1; it is printed, and the same seed replays the same faults
-/// in the same order with the same targets and durations; process timing still varies), KEEL_FAULT_DURATION
+/// in the same order with the same targets, "the leader" or "member i", and durations; which member leads
+/// and process timing still vary), KEEL_FAULT_DURATION
 /// its length in seconds (default 40, what CI runs). A long run:
 ///   KEEL_FAULT_DURATION=7200 KEEL_FAULT_SEED=$RANDOM swift test --skip-build --filter FaultScheduleTests
 final class FaultScheduleTests: XCTestCase {
