@@ -28,4 +28,24 @@ struct FailpointsTests {
             #expect(replay.entries == makeEntries(1...50, size: 3000))
         }
     }
+
+    /// fsyncgate: once an fsync failed, the kernel may have dropped the dirty pages, so a later fsync that
+    /// succeeds proves nothing. The WAL refuses all further use, even after the disk recovers.
+    @Test func aFailedFsyncPoisonsTheWAL() throws {
+        try withTempDirectory { dir in
+            var f = Failpoints()
+            f.fsyncErrorTrigger = dir + "/broken"
+            let options = WALOptions(segmentSize: 1 << 20, fileSystem: FailpointFileSystem(f))
+            let wal = try WAL.create(directory: dir + "/wal", metadata: [], options: options)
+            try wal.save(entries: makeEntries(1...3), hardState: WALHardState(term: 1, vote: 0, commit: 3))
+            try writeBytes(dir + "/broken", [])
+            let failed = expectWALError { try wal.save(entries: makeEntries(4...4), hardState: nil) }
+            guard case .io(let op, _, let code)? = failed else { Issue.record("not an I/O error: \(String(describing: failed))"); return }
+            #expect(op == "fdatasync" && code == 5)
+            try FileIOForTests.remove(dir + "/broken")
+            _ = expectWALError { try wal.save(entries: makeEntries(5...5), hardState: nil) }
+            _ = expectWALError { try wal.sync() }
+        }
+    }
 }
+
