@@ -7,7 +7,8 @@ import Synchronization
 import XCTest
 
 /// A 3-member cluster on loopback under a seeded schedule of faults, one at a time: SIGKILL and restart,
-/// SIGSTOP/SIGCONT pauses, one-way loss into a member (a peer proxy), and leader transfers, aimed at
+/// SIGSTOP/SIGCONT pauses, one-way loss or delay into a member (a peer proxy), leader transfers, and a
+/// fourth member added (learner, then promoted) and removed again, aimed at
 /// the leader or at a random member. Meanwhile six clients put, get (linearizable and serializable),
 /// compare-and-set and delete a few keys, and one watcher follows them all, resuming from its last
 /// revision + 1 on another member whenever its stream breaks. Afterwards, with every fault healed:
@@ -327,7 +328,7 @@ struct SeededGenerator: RandomNumberGenerator {
 /// for an agreed leader between faults (a cluster that cannot elect one within 20 s fails the run).
 struct FaultSchedule {
     enum Kind: String, CaseIterable { case kill = "SIGKILL+restart", pause = "SIGSTOP/SIGCONT", inboundLoss = "one-way loss into a member", leaderTransfer = "leader transfer",
-                                    membership = "member add+promote, then remove" }
+                                    membership = "member add+promote, then remove", inboundDelay = "one-way delay into a member" }
     var rng: SeededGenerator
 
     init(seed: UInt64) { rng = SeededGenerator(seed: seed) }
@@ -363,6 +364,12 @@ struct FaultSchedule {
                 let to = target == leader ? (leader + 1 + other % 2) % cluster.members.count : target
                 let result = try cluster.moveLeader(from: leader, to: to)
                 if result.exitCode != 0 { print("  move-leader: \(result.stdout)\(result.stderr)") }
+            case .inboundDelay:
+                let ms = Int.random(in: 50...400, using: &rng)
+                print("  delay \(ms) ms")
+                cluster.delayInbound(target, milliseconds: ms)
+                Thread.sleep(forTimeInterval: hold)
+                cluster.restoreInbound(target)
             case .membership:
                 let (guest, id) = try cluster.addGuest(name: "g\(step)", via: leader)
                 Thread.sleep(forTimeInterval: hold)

@@ -100,7 +100,14 @@ final class FaultCluster: @unchecked Sendable {
         members[i].inboundCut = true
     }
 
+    /// Everything sent to member i arrives `milliseconds` late (what it sends is on time).
+    func delayInbound(_ i: Int, milliseconds: Int) {
+        members[i].proxy.delay(from: "127.0.0.1", milliseconds: milliseconds)
+        members[i].inboundCut = true
+    }
+
     func restoreInbound(_ i: Int) {
+        members[i].proxy.delay(from: "127.0.0.1", milliseconds: 0)
         members[i].proxy.restore(from: "127.0.0.1")
         members[i].inboundCut = false
     }
