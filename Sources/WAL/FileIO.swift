@@ -87,6 +87,17 @@ enum FileIO {
         }
     }
 
+    /// pwrite until everything is written (one call in the common case). Returns the calls made.
+    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws -> Int {
+        var done = 0
+        var calls = 0
+        while done < bytes.count {
+            done += try pwrite(fd, UnsafeRawBufferPointer(rebasing: bytes[done...]), at: offset + done, path: path)
+            calls += 1
+        }
+        return calls
+    }
+
     static func fdatasync(_ fd: Int32, path: String) throws {
         while Glibc.fdatasync(fd) != 0 {
             if errno != EINTR { throw fail("fdatasync", path) }

@@ -1,8 +1,9 @@
 // The file layer under the WAL and snapshot files. Production uses `PosixFileSystem` (plain syscalls);
 // tests swap in a simulated disk that keeps unsynced writes apart and drops or tears them on a
 // simulated power loss, and the `keel` binary can wrap the POSIX layer in failpoints
-// (KEEL_FAILPOINTS). The layer is chosen once, when a WAL is opened; each call is then one protocol
-// witness call in front of a syscall (nanoseconds beside a pwrite or an fdatasync).
+// (KEEL_FAILPOINTS). The layer is chosen once, when a WAL is opened. On the plain POSIX layer the WAL's
+// hot path (its pwrite and fdatasync) calls the syscall wrappers directly (WAL.direct); everything else,
+// and every call on another layer, is one protocol witness call in front of a syscall.
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -52,7 +52,7 @@ extension WAL {
         try poisoningOnFailure {
             try flush()
             if writeOffset > syncedOffset {
-                try fs.fdatasync(fd, path: activePath)
+                try syncActive()
                 stats.syncCalls += 1
                 syncedOffset = writeOffset
             }
@@ -164,11 +164,19 @@ extension WAL {
     func flush() throws {
         guard encoder.count > 0 else { return }
         assert(writeOffset % RecordFormat.alignment == 0 && syncedOffset <= writeOffset)
-        let calls = try encoder.bytes.withUnsafeBytes { try fs.pwriteAll(fd, $0, at: writeOffset, path: activePath) }
+        let calls = try encoder.bytes.withUnsafeBytes { bytes in
+            direct ? try FileIO.pwriteAll(fd, bytes, at: writeOffset, path: activePath)
+                   : try fs.pwriteAll(fd, bytes, at: writeOffset, path: activePath)
+        }
         stats.writeCalls += calls
         stats.bytesWritten += encoder.count
         writeOffset += encoder.count
         encoder.reset()
+    }
+
+    /// fdatasync of the active segment; straight to the syscall on the POSIX layer.
+    func syncActive() throws {
+        if direct { try FileIO.fdatasync(fd, path: activePath) } else { try fs.fdatasync(fd, path: activePath) }
     }
 
     /// Seals the active segment (fully synced, so only the last segment can ever hold an
@@ -176,7 +184,7 @@ extension WAL {
     func rotate() throws {
         try flush()
         if writeOffset > syncedOffset {
-            try fs.fdatasync(fd, path: activePath)
+            try syncActive()
             stats.syncCalls += 1
             syncedOffset = writeOffset
         }

@@ -22,6 +22,9 @@ public final class WAL {
     var lock: (any WALDirectoryLock)?
     /// The file layer (options.fileSystem), fixed at open.
     let fs: any WALFileSystem
+    /// True when `fs` is plain POSIX: the hot path (one pwrite and one fdatasync per batch) then calls the
+    /// syscall wrappers directly, so production pays a branch on this flag, not a dynamic dispatch.
+    let direct: Bool
     let metadata: [UInt8]
     /// Every segment on disk, oldest first; the last one is being written.
     var segments: [Segment]
@@ -46,6 +49,7 @@ public final class WAL {
         self.directory = directory
         self.options = options
         self.fs = options.fileSystem
+        self.direct = options.fileSystem is PosixFileSystem
         self.lock = lock
         self.metadata = metadata
         self.segments = segments
