@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "keel", targets: ["keel"]),
         .executable(name: "raft-bench", targets: ["RaftBench"]),
         .executable(name: "keel-bench", targets: ["KeelBench"]),
+        .executable(name: "keel-fuzz", targets: ["KeelFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -106,6 +107,13 @@ let package = Package(
             "RPC", "Transport", "EtcdProto", "CProtobufC", "EtcdServer",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+
+        // libFuzzer targets for every parser of untrusted input; replays corpora in any build (fuzz/README.md).
+        .executableTarget(name: "KeelFuzz", dependencies: [
+            "WAL", "Gateway", "EtcdProto", "CProtobufC", "RPC", "Transport", "Raft",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
 
         .testTarget(name: "RaftTests", dependencies: ["Raft"]),

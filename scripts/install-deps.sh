@@ -2,12 +2,14 @@
 # Installs the Debian packages Keel needs, only those missing. With --test, also what the tests drive:
 # real etcd and etcdctl (the reference), python3-etcd3, h2load, protoc-c (to check the committed C), openssl
 # (the TLS tests make their certificates with it), and for the JSON gateway's tests PyPI's etcd3gw (pip) and
-# Patroni with PostgreSQL.
+# Patroni with PostgreSQL, and libstdc++ for the fuzzers.
 set -euo pipefail
 packages=(libnghttp2-dev libprotobuf-c-dev liblmdb-dev libjemalloc-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(protobuf-c-compiler protobuf-compiler libprotobuf-dev etcd-server etcd-client python3-etcd3 nghttp2-client curl iproute2
                openssl python3-pip patroni postgresql)
+    # libFuzzer's runtime is C++ (scripts/fuzz.sh links it with -lstdc++).
+    packages+=(libstdc++-12-dev)
 fi
 missing=()
 for p in "${packages[@]}"; do

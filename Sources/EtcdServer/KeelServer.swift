@@ -192,6 +192,12 @@ public final class KeelServer: Sendable {
         link.loop = loop
         link.onRemoved = { stopRemovedMember(logger) }
         loop.send = { messages in peers.send(messages) }
+        // After a failed write or fsync the page cache no longer says what the disk holds (fsyncgate):
+        // stop the member outright, as etcd's fatal log does, and let a restart replay what is on disk.
+        loop.onWALFailure = {
+            logger.critical("stopping the member: its WAL can no longer be trusted; restart it to recover from disk")
+            exit(1)
+        }
 
         let context = ServerContext(
             store: store, raft: loop, published: published, members: members, clusterID: identity.clusterID,

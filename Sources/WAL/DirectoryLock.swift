@@ -11,7 +11,7 @@ import Glibc
 #endif
 import Synchronization
 
-final class DirectoryLock {
+final class DirectoryLock: WALDirectoryLock {
     let path: String
     private var fd: Int32
     private let identity: FileIdentity

@@ -12,6 +12,14 @@ enum FileIO {
         dir.hasSuffix("/") ? dir + name : dir + "/" + name
     }
 
+    /// The directory holding `path` ("." for a bare name, "/" for a top-level entry).
+    static func parent(_ path: String) -> String {
+        var p = Substring(path)
+        while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
+        guard let slash = p.lastIndex(of: "/") else { return "." }
+        return slash == p.startIndex ? "/" : String(p[..<slash])
+    }
+
     /// Opens with O_CLOEXEC, retrying on EINTR.
     static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
         while true {
@@ -68,17 +76,24 @@ enum FileIO {
         return bytes
     }
 
-    /// pwrite until everything is written (one syscall in the common case). Returns syscalls made.
-    @discardableResult
+    /// One pwrite, retried on EINTR. Returns the bytes written (> 0).
+    static func pwrite(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws -> Int {
+        while true {
+            let n = Glibc.pwrite(fd, bytes.baseAddress!, bytes.count, off_t(offset))
+            if n > 0 { return n }
+            if n < 0 && errno == EINTR { continue }
+            if n == 0 { errno = EIO }
+            throw fail("pwrite", path)
+        }
+    }
+
+    /// pwrite until everything is written (one call in the common case). Returns the calls made.
     static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws -> Int {
         var done = 0
         var calls = 0
         while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            done += try pwrite(fd, UnsafeRawBufferPointer(rebasing: bytes[done...]), at: offset + done, path: path)
             calls += 1
-            if n > 0 { done += n; continue }
-            if n < 0 && errno == EINTR { continue }
-            throw fail("pwrite", path)
         }
         return calls
     }

@@ -53,8 +53,9 @@ public enum SnapshotFile {
 
     /// Durably writes a snapshot and returns its path.
     @discardableResult
-    public static func save(directory: String, index: UInt64, term: UInt64, data: [UInt8]) throws -> String {
-        try FileIO.makeDirectory(directory)
+    public static func save(directory: String, index: UInt64, term: UInt64, data: [UInt8],
+                            fileSystem fs: any WALFileSystem = WALFileSystems.processDefault) throws -> String {
+        try fs.makeDurableDirectory(directory)
         var header = [UInt8]()
         header.reserveCapacity(headerSize)
         header.append(contentsOf: magic)
@@ -69,29 +70,30 @@ public enum SnapshotFile {
 
         let path = FileIO.join(directory, fileName(index: index, term: term))
         let temp = path + ".tmp"
-        let fd = try FileIO.open(temp, O_WRONLY | O_CREAT | O_TRUNC)
+        let fd = try fs.open(temp, O_WRONLY | O_CREAT | O_TRUNC)
         do {
-            try header.withUnsafeBytes { _ = try FileIO.pwriteAll(fd, $0, at: 0, path: temp) }
-            try data.withUnsafeBytes { _ = try FileIO.pwriteAll(fd, $0, at: headerSize, path: temp) }
-            try FileIO.fsync(fd, path: temp)
-            FileIO.close(fd)
+            try header.withUnsafeBytes { _ = try fs.pwriteAll(fd, $0, at: 0, path: temp) }
+            try data.withUnsafeBytes { _ = try fs.pwriteAll(fd, $0, at: headerSize, path: temp) }
+            try fs.fsync(fd, path: temp)
+            fs.close(fd)
         } catch {
-            FileIO.close(fd)
-            try? FileIO.unlink(temp)
+            fs.close(fd)
+            try? fs.unlink(temp)
             throw error
         }
-        try FileIO.rename(temp, path)
-        try FileIO.fsyncDirectory(directory)
+        try fs.rename(temp, path)
+        try fs.fsyncDirectory(directory)
         return path
     }
 
     /// The newest snapshot that passes every check; broken newer ones are skipped and reported.
-    public static func loadNewest(directory: String, maxBytes: Int = defaultMaxBytes) throws -> SnapshotLoadResult {
+    public static func loadNewest(directory: String, maxBytes: Int = defaultMaxBytes,
+                                  fileSystem fs: any WALFileSystem = WALFileSystems.processDefault) throws -> SnapshotLoadResult {
         var result = SnapshotLoadResult(snapshot: nil, skipped: [])
-        guard FileIO.exists(directory) else { return result }
-        for name in try snapshotNames(directory).reversed() {
+        guard fs.exists(directory) else { return result }
+        for name in try snapshotNames(directory, fs).reversed() {
             let path = FileIO.join(directory, name)
-            switch load(path: path, name: name, maxBytes: maxBytes) {
+            switch load(path: path, name: name, maxBytes: maxBytes, fs: fs) {
             case .success(let s):
                 result.snapshot = s
                 return result
@@ -104,37 +106,42 @@ public enum SnapshotFile {
 
     /// The snapshot at exactly (index, term), checked; throws `.corrupt` when it is missing or damaged
     /// (the WAL's snapshot mark names it, so start-up cannot go on without it).
-    public static func load(directory: String, index: UInt64, term: UInt64, maxBytes: Int = defaultMaxBytes) throws -> LoadedSnapshot {
+    public static func load(directory: String, index: UInt64, term: UInt64, maxBytes: Int = defaultMaxBytes,
+                            fileSystem fs: any WALFileSystem = WALFileSystems.processDefault) throws -> LoadedSnapshot {
         let name = fileName(index: index, term: term)
         let path = FileIO.join(directory, name)
-        switch load(path: path, name: name, maxBytes: maxBytes) {
+        switch load(path: path, name: name, maxBytes: maxBytes, fs: fs) {
         case .success(let s): return s
         case .failure(let f): throw WALError.corrupt(file: path, offset: 0, reason: f.text)
         }
     }
 
     /// Deletes all but the newest `keep` snapshot files (and stray temp files). Returns the removed paths.
+    /// With `markIndex` (the WAL's snapshot mark), only files at or below it count and go: a newer file is
+    /// the leftover of a snapshot whose mark never reached the WAL (a crash between the two), and must not
+    /// push out the file the mark names (found by PowerLossTests).
     @discardableResult
-    public static func purge(directory: String, keep: Int) throws -> [String] {
+    public static func purge(directory: String, keep: Int, markIndex: UInt64? = nil,
+                             fileSystem fs: any WALFileSystem = WALFileSystems.processDefault) throws -> [String] {
         precondition(keep >= 0)
-        guard FileIO.exists(directory) else { return [] }
+        guard fs.exists(directory) else { return [] }
         var removed: [String] = []
-        for n in try FileIO.listDirectory(directory) where n.hasSuffix(suffix + ".tmp") {
-            try FileIO.unlink(FileIO.join(directory, n))
+        for n in try fs.listDirectory(directory) where n.hasSuffix(suffix + ".tmp") {
+            try fs.unlink(FileIO.join(directory, n))
             removed.append(FileIO.join(directory, n))
         }
-        let names = try snapshotNames(directory)
+        let names = try snapshotNames(directory, fs).filter { n in markIndex.map { parse(fileName: n)!.index <= $0 } ?? true }
         for n in names.dropLast(keep) {
-            try FileIO.unlink(FileIO.join(directory, n))
+            try fs.unlink(FileIO.join(directory, n))
             removed.append(FileIO.join(directory, n))
         }
-        if !removed.isEmpty { try FileIO.fsyncDirectory(directory) }
+        if !removed.isEmpty { try fs.fsyncDirectory(directory) }
         return removed
     }
 
     /// Snapshot file names, oldest first (index, then term).
-    static func snapshotNames(_ directory: String) throws -> [String] {
-        try FileIO.listDirectory(directory)
+    static func snapshotNames(_ directory: String, _ fs: any WALFileSystem) throws -> [String] {
+        try fs.listDirectory(directory)
             .compactMap { n in parse(fileName: n).map { (n, $0) } }
             .sorted { ($0.1.index, $0.1.term) < ($1.1.index, $1.1.term) }
             .map { $0.0 }
@@ -142,13 +149,18 @@ public enum SnapshotFile {
 
     struct Failure: Error { var text: String }
 
-    static func load(path: String, name: String, maxBytes: Int) -> Result<LoadedSnapshot, Failure> {
+    static func load(path: String, name: String, maxBytes: Int, fs: any WALFileSystem) -> Result<LoadedSnapshot, Failure> {
         let bytes: [UInt8]
         do {
-            let size = try FileIO.fileSize(path)
+            let size = try fs.fileSize(path)
             guard size <= maxBytes + headerSize else { return .failure(Failure(text: "file of \(size) bytes over limit")) }
-            bytes = try FileIO.readAll(path)
+            bytes = try fs.readAll(path)
         } catch { return .failure(Failure(text: "\(error)")) }
+        return parse(bytes: bytes, path: path, name: name, maxBytes: maxBytes)
+    }
+
+    /// Checks and decodes a snapshot file's bytes (named `name`).
+    static func parse(bytes: [UInt8], path: String, name: String, maxBytes: Int) -> Result<LoadedSnapshot, Failure> {
         guard bytes.count >= headerSize else { return .failure(Failure(text: "file too short (\(bytes.count) bytes)")) }
         return bytes.withUnsafeBytes { raw in
             guard Array(raw[0..<8]) == magic else { return .failure(Failure(text: "bad magic")) }

@@ -52,7 +52,7 @@ extension WAL {
         try poisoningOnFailure {
             try flush()
             if writeOffset > syncedOffset {
-                try FileIO.fdatasync(fd, path: activePath)
+                try syncActive()
                 stats.syncCalls += 1
                 syncedOffset = writeOffset
             }
@@ -107,12 +107,12 @@ extension WAL {
         while removed < segments.count - 1 && segments.count - removed > keep {
             let s = segments[removed]
             guard s.name.seq < markSegment, s.maxEntryIndex <= limit else { break }
-            try FileIO.unlink(FileIO.join(directory, s.name.fileName))
+            try fs.unlink(FileIO.join(directory, s.name.fileName))
             removed += 1
         }
         if removed > 0 {
             segments.removeFirst(removed)
-            try FileIO.fsyncDirectory(directory)
+            try fs.fsyncDirectory(directory)
         }
         return removed
     }
@@ -121,7 +121,7 @@ extension WAL {
     public func close() throws {
         if unusable != nil { return }
         defer {
-            FileIO.close(fd)
+            fs.close(fd)
             fd = -1
             lock?.release()
             lock = nil
@@ -164,11 +164,19 @@ extension WAL {
     func flush() throws {
         guard encoder.count > 0 else { return }
         assert(writeOffset % RecordFormat.alignment == 0 && syncedOffset <= writeOffset)
-        let calls = try encoder.bytes.withUnsafeBytes { try FileIO.pwriteAll(fd, $0, at: writeOffset, path: activePath) }
+        let calls = try encoder.bytes.withUnsafeBytes { bytes in
+            direct ? try FileIO.pwriteAll(fd, bytes, at: writeOffset, path: activePath)
+                   : try fs.pwriteAll(fd, bytes, at: writeOffset, path: activePath)
+        }
         stats.writeCalls += calls
         stats.bytesWritten += encoder.count
         writeOffset += encoder.count
         encoder.reset()
+    }
+
+    /// fdatasync of the active segment; straight to the syscall on the POSIX layer.
+    func syncActive() throws {
+        if direct { try FileIO.fdatasync(fd, path: activePath) } else { try fs.fdatasync(fd, path: activePath) }
     }
 
     /// Seals the active segment (fully synced, so only the last segment can ever hold an
@@ -176,14 +184,14 @@ extension WAL {
     func rotate() throws {
         try flush()
         if writeOffset > syncedOffset {
-            try FileIO.fdatasync(fd, path: activePath)
+            try syncActive()
             stats.syncCalls += 1
             syncedOffset = writeOffset
         }
         let name = SegmentName(seq: segments.last!.name.seq + 1, firstIndex: lastIndex + 1)
         let (newFD, end) = try WAL.createSegment(directory: directory, name: name, metadata: metadata,
-                                                 hardState: hardState, mark: mark, options: options)
-        FileIO.close(fd)
+                                                 hardState: hardState, mark: mark, options: options, fs: fs)
+        fs.close(fd)
         fd = newFD
         activePath = FileIO.join(directory, name.fileName)
         segments.append(Segment(name: name, maxEntryIndex: 0))
@@ -198,33 +206,34 @@ extension WAL {
     /// Writes a complete segment header under a temporary name, syncs it, then renames it into
     /// place and syncs the directory: a segment file is never seen without its header.
     static func createSegment(directory: String, name: SegmentName, metadata: [UInt8], hardState: WALHardState?,
-                              mark: WALSnapshotMark?, options: WALOptions) throws -> (fd: Int32, end: Int) {
+                              mark: WALSnapshotMark?, options: WALOptions,
+                              fs: any WALFileSystem) throws -> (fd: Int32, end: Int) {
         let path = FileIO.join(directory, name.fileName)
         let temp = path + SegmentName.tempSuffix
-        let fd = try FileIO.open(temp, O_WRONLY | O_CREAT | O_TRUNC)
+        let fd = try fs.open(temp, O_WRONLY | O_CREAT | O_TRUNC)
         do {
-            if options.preallocate { FileIO.preallocate(fd, length: options.segmentSize) }
+            if options.preallocate { fs.preallocate(fd, length: options.segmentSize) }
             var header = RecordEncoder()
             header.appendSegmentInfo(seq: name.seq, firstIndex: name.firstIndex, syncedUpTo: 0)
             header.appendMetadata(metadata, syncedUpTo: 0)
             if let mark { header.appendSnapshotMark(mark, syncedUpTo: 0) }
             if let hardState { header.appendHardState(hardState, syncedUpTo: 0) }
-            try header.bytes.withUnsafeBytes { _ = try FileIO.pwriteAll(fd, $0, at: 0, path: temp) }
-            try FileIO.fdatasync(fd, path: temp)
-            try FileIO.rename(temp, path)
-            try FileIO.fsyncDirectory(directory)
+            try header.bytes.withUnsafeBytes { _ = try fs.pwriteAll(fd, $0, at: 0, path: temp) }
+            try fs.fdatasync(fd, path: temp)
+            try fs.rename(temp, path)
+            try fs.fsyncDirectory(directory)
             return (fd, header.count)
         } catch {
-            FileIO.close(fd)
-            try? FileIO.unlink(temp)
+            fs.close(fd)
+            try? fs.unlink(temp)
             throw error
         }
     }
 
     /// Leftovers of a crash during segment creation; they never held acknowledged data.
-    static func removeTempFiles(_ directory: String) throws {
-        for n in try FileIO.listDirectory(directory) where n.hasSuffix(SegmentName.suffix + SegmentName.tempSuffix) {
-            try FileIO.unlink(FileIO.join(directory, n))
+    static func removeTempFiles(_ directory: String, _ fs: any WALFileSystem) throws {
+        for n in try fs.listDirectory(directory) where n.hasSuffix(SegmentName.suffix + SegmentName.tempSuffix) {
+            try fs.unlink(FileIO.join(directory, n))
         }
     }
 }

@@ -75,13 +75,17 @@ public struct WALOptions: Sendable {
     public var maxBufferSize: Int = 16 << 20
     /// Reserve each segment's blocks up front with fallocate (keeps file size = data size).
     public var preallocate: Bool = true
+    /// The file layer; fixed when the WAL is opened.
+    public var fileSystem: any WALFileSystem = WALFileSystems.processDefault
 
     public init(segmentSize: Int = 64 << 20, maxRecordSize: Int = 64 << 20,
-                maxBufferSize: Int = 16 << 20, preallocate: Bool = true) {
+                maxBufferSize: Int = 16 << 20, preallocate: Bool = true,
+                fileSystem: any WALFileSystem = WALFileSystems.processDefault) {
         self.segmentSize = segmentSize
         self.maxRecordSize = maxRecordSize
         self.maxBufferSize = maxBufferSize
         self.preallocate = preallocate
+        self.fileSystem = fileSystem
     }
 
     /// Record headers store file offsets as UInt32, so every offset must stay below 4 GiB.

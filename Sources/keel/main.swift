@@ -40,6 +40,14 @@ for warning in warnings { logger.warning("\(warning)") }
 logger.info("keel \(KeelVersion.keelVersion), etcd API \(KeelVersion.etcdVersion)", metadata: [
     "name": "\(config.name)", "data-dir": "\(config.dataDir)"])
 
+switch DiskFailpoints.check(environment: ProcessInfo.processInfo.environment) {
+case .unset: break
+case .active(let text): logger.warning("\(text)")
+case .invalid(let text):
+    logger.critical("\(text)")
+    exit(1)
+}
+
 let (signals, sources) = TerminationSignals.install()
 
 do {

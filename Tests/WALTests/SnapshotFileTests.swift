@@ -52,9 +52,20 @@ import Testing
             try writeBytes(dir + "/" + SnapshotFile.fileName(index: 60, term: 1) + ".tmp", [0])
             let removed = try SnapshotFile.purge(directory: dir, keep: 2)
             #expect(removed.count == 4)
-            #expect(try SnapshotFile.snapshotNames(dir) == [SnapshotFile.fileName(index: 40, term: 1),
+            #expect(try SnapshotFile.snapshotNames(dir, PosixFileSystem.shared) == [SnapshotFile.fileName(index: 40, term: 1),
                                                              SnapshotFile.fileName(index: 50, term: 1)])
             #expect(try SnapshotFile.loadNewest(directory: dir).snapshot?.data == [5])
+        }
+    }
+
+    /// A file newer than the WAL's mark (a snapshot whose mark never reached the WAL) must not push
+    /// out the file the mark names.
+    @Test func purgeUpToTheMarkKeepsTheMarkedFile() throws {
+        try withTempDirectory { dir in
+            for index in [10, 20, 30] as [UInt64] { try SnapshotFile.save(directory: dir, index: index, term: 1, data: [UInt8(index)]) }
+            let removed = try SnapshotFile.purge(directory: dir, keep: 1, markIndex: 20)
+            #expect(removed.map { String($0.split(separator: "/").last!) } == [SnapshotFile.fileName(index: 10, term: 1)])
+            #expect(try SnapshotFile.load(directory: dir, index: 20, term: 1).data == [20])
         }
     }
 }

@@ -62,6 +62,8 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
     private let logger: Logger
     /// Sends messages to peers; set before `start` for a multi-member cluster.
     var send: @Sendable ([Message]) -> Void = { _ in }
+    /// Called once the WAL failed (write or fsync); the server ends the process there, as etcd does.
+    var onWALFailure: @Sendable () -> Void = {}
 
     private let stopped = DispatchSemaphore(value: 0)
     private var snapshotIndex: UInt64
@@ -313,6 +315,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
                          hardState: rd.hardState.map(RaftPersistence.walHardState), sync: rd.mustSync)
         } catch {
             logger.critical("failed to write to the WAL; stopping this member's write path", metadata: ["error": "\(error)"])
+            onWALFailure()
             return false
         }
         if !rd.entries.isEmpty { try! storage.append(rd.entries) }
@@ -419,7 +422,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
             if confHistory.isEmpty { confHistory = [(applied, conf)] }
             // --max-wals / --max-snapshots: 0 keeps every file, as in etcd.
             if settings.maxWALs > 0 { try wal.releaseSegments(upTo: applied, keepingAtLeast: settings.maxWALs) }
-            if settings.maxSnapshots > 0 { try SnapshotFile.purge(directory: snapDir, keep: settings.maxSnapshots) }
+            if settings.maxSnapshots > 0 { try SnapshotFile.purge(directory: snapDir, keep: settings.maxSnapshots, markIndex: applied) }
             logger.info("saved snapshot", metadata: ["snapshot-index": "\(applied)"])
         } catch {
             logger.error("failed to save snapshot", metadata: ["error": "\(error)"])

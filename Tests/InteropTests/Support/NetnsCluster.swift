@@ -162,23 +162,26 @@ private func enterNetworkNamespace(_ name: String) throws {
 final class PeerProxy: Sendable {
     private struct Control {
         var blackholed: Set<String> = []
+        /// Milliseconds added to everything arriving from a source (one-way delay).
+        var delays: [String: Int] = [:]
         var stopping = false
         var forwarded: [String: Int] = [:]
         var dropped: [String: Int] = [:]
     }
 
-    let namespace: String
+    /// nil: the test's own namespace (a proxy on loopback, no root needed).
+    let namespace: String?
     private let control = Mutex(Control())
     private let finished = DispatchSemaphore(value: 0)
 
-    init(namespace: String, listenHost: String, listenPort: UInt16, targetPort: UInt16) throws {
+    init(namespace: String?, listenHost: String, listenPort: UInt16, targetPort: UInt16) throws {
         self.namespace = namespace
         let started = DispatchSemaphore(value: 0)
         let startError = Mutex<String?>(nil)
         let thread = Thread { [self] in
             var listener: Int32 = -1
             do {
-                try enterNetworkNamespace(namespace)
+                if let namespace { try enterNetworkNamespace(namespace) }
                 listener = try Self.listen(host: listenHost, port: listenPort)
             } catch {
                 startError.withLock { $0 = "\(error)" }
@@ -192,12 +195,14 @@ final class PeerProxy: Sendable {
         started.wait()
         if let message = startError.withLock({ $0 }) {
             finished.wait()
-            throw HarnessError.system("proxy in \(namespace): \(message)")
+            throw HarnessError.system("proxy in \(namespace ?? "the test's namespace"): \(message)")
         }
     }
 
     /// From now on, bytes arriving on connections from `source` are read and thrown away.
     func blackhole(from source: String) { control.withLock { _ = $0.blackholed.insert(source) } }
+    /// From now on, bytes arriving from `source` are forwarded `milliseconds` late (0: on time again).
+    func delay(from source: String, milliseconds: Int) { control.withLock { $0.delays[source] = milliseconds > 0 ? milliseconds : nil } }
     /// Forward from `source` again; connections that lost bytes are closed (their peer redials).
     func restore(from source: String) { control.withLock { _ = $0.blackholed.remove(source) } }
 
@@ -222,6 +227,9 @@ final class PeerProxy: Sendable {
         let upstream: Int32
         let source: String
         var toUpstream: [UInt8] = []
+        /// Bytes held back by a delay, with the time (ms, monotonic) they may go on.
+        var delayed: [(due: Int, bytes: [UInt8])] = []
+        var delayedBytes = 0
         var toClient: [UInt8] = []
         var lostBytes = false
         var dead = false
@@ -240,7 +248,15 @@ final class PeerProxy: Sendable {
             close(listener)
         }
         while true {
-            let (stopping, blackholed) = control.withLock { ($0.stopping, $0.blackholed) }
+            let (stopping, blackholed, delays) = control.withLock { ($0.stopping, $0.blackholed, $0.delays) }
+            let now = Self.milliseconds()
+            for c in connections {
+                while let first = c.delayed.first, first.due <= now {
+                    c.toUpstream.append(contentsOf: first.bytes)
+                    c.delayedBytes -= first.bytes.count
+                    c.delayed.removeFirst()
+                }
+            }
             if stopping { return }
             // Healed: a connection that lost bytes cannot continue; close it so the peer redials.
             for c in connections where c.lostBytes && !blackholed.contains(c.source) { c.dead = true }
@@ -248,7 +264,7 @@ final class PeerProxy: Sendable {
 
             var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
             for c in connections {
-                fds.append(pollfd(fd: c.client, events: Int16(c.toUpstream.isEmpty ? POLLIN : 0) | Int16(c.toClient.isEmpty ? 0 : POLLOUT), revents: 0))
+                fds.append(pollfd(fd: c.client, events: Int16(c.toUpstream.isEmpty && c.delayedBytes < 1 << 20 ? POLLIN : 0) | Int16(c.toClient.isEmpty ? 0 : POLLOUT), revents: 0))
                 fds.append(pollfd(fd: c.upstream, events: Int16(c.toClient.isEmpty ? POLLIN : 0) | Int16(c.toUpstream.isEmpty ? 0 : POLLOUT), revents: 0))
             }
             let ready = poll(&fds, nfds_t(fds.count), 20)  // the timeout only bounds how late a control change is seen
@@ -264,14 +280,22 @@ final class PeerProxy: Sendable {
                     c.dead = true
                 }
                 if c.dead { continue }
-                if clientEvents & POLLIN != 0 && c.toUpstream.isEmpty {
+                if clientEvents & POLLIN != 0 && c.toUpstream.isEmpty && c.delayedBytes < 1 << 20 {
                     let count = recv(c.client, &buffer, buffer.count, 0)
                     if count > 0 {
                         if blackholed.contains(c.source) {
                             c.lostBytes = true
                             control.withLock { $0.dropped[c.source, default: 0] += count }
                         } else {
-                            c.toUpstream.append(contentsOf: buffer[0..<count])
+                            if let ms = delays[c.source] {
+                                c.delayed.append((now + ms, Array(buffer[0..<count])))
+                                c.delayedBytes += count
+                            } else if !c.delayed.isEmpty {
+                                c.delayed.append((now, Array(buffer[0..<count])))  // keeps order behind held bytes
+                                c.delayedBytes += count
+                            } else {
+                                c.toUpstream.append(contentsOf: buffer[0..<count])
+                            }
                             control.withLock { $0.forwarded[c.source, default: 0] += count }
                         }
                     } else if count == 0 || (errno != EAGAIN && errno != EINTR) {
@@ -292,6 +316,12 @@ final class PeerProxy: Sendable {
             if Int32(fds[0].revents) & POLLIN != 0 { acceptAll(listener, targetPort: targetPort, into: &connections) }
             connections = reap(connections)
         }
+    }
+
+    private static func milliseconds() -> Int {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return t.tv_sec * 1000 + t.tv_nsec / 1_000_000
     }
 
     private func reap(_ connections: [Connection]) -> [Connection] {
