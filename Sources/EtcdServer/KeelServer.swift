@@ -220,6 +220,8 @@ public final class KeelServer: Sendable {
             await peers.shutdown()
             throw StartupError("cannot listen on peer URL: \(error)")
         }
+        let metrics = ServerMetrics(extensive: config.metrics == .extensive)
+        wal.onSyncDuration = { nanos in metrics.walFsync.record(.nanoseconds(Int64(nanos))) }
         applier.start()
         loop.start()
         // A member alone in its cluster need not wait out an election timeout; others start their
@@ -242,7 +244,6 @@ public final class KeelServer: Sendable {
         LockService(kv: LocalKV(context: context)).register(into: &grpc)
         ElectionService(kv: LocalKV(context: context)).register(into: &grpc)
         grpc.register("/etcdserverpb.Watch/Watch", .streaming { call in WatchStream.start(call, context: context, hub: context.watches) })
-        let metrics = ServerMetrics(extensive: config.metrics == .extensive)
         grpc.instrument { path, handler in metrics.method(path: path, handler: handler) }
         let gateway = config.enableGRPCGateway
             ? GatewayResponder(grpc: grpc, maxBodyBytes: TransportConfiguration.defaultMaxHTTPBodyBytes) : nil

@@ -158,7 +158,26 @@ extension MVCCStore {
             }
             s.appliedRevision = w.resultRevision
             s.leases.track(w.events)
+            // etcd counts Put and DeleteRange calls on the write txn (a revocation is one per key).
+            switch response {
+            case .put: s.putTotal += 1
+            case .deleteRange: s.deleteTotal += 1
+            case .txn(let t): Self.countOps(t, &s)
+            case .deleteKeys, .leaseRevoke: s.deleteTotal += Int64(w.events.count)
+            default: break
+            }
             return ApplyResult(outcome: .applied(response), revision: w.resultRevision, events: w.events)
+        }
+    }
+
+    private static func countOps(_ t: TxnResponse, _ s: inout StoreState) {
+        for op in t.responses {
+            switch op {
+            case .put: s.putTotal += 1
+            case .deleteRange: s.deleteTotal += 1
+            case .txn(let nested): countOps(nested, &s)
+            case .range: break
+            }
         }
     }
 
@@ -179,7 +198,11 @@ extension MVCCStore {
     private func rebuildAfterBackendFailure() {
         do {
             let fresh = try MVCCStore.restoreState(from: backend)
-            state.withWriteLock { $0 = fresh }
+            state.withWriteLock { s in
+                var kept = fresh
+                (kept.putTotal, kept.deleteTotal) = (s.putTotal, s.deleteTotal)  // counters go on
+                s = kept
+            }
         } catch {
             preconditionFailure("cannot reload the store after a backend failure: \(error)")
         }

@@ -63,7 +63,9 @@ extension MVCCStore {
             }, committing: { fresh, commit in
                 try state.withWriteLock { s in
                     try commit()
-                    s = fresh
+                    var kept = fresh
+                    (kept.putTotal, kept.deleteTotal) = (s.putTotal, s.deleteTotal)  // counters go on
+                    s = kept
                 }
             })
         }

@@ -91,6 +91,9 @@ public final class MVCCStore: Sendable {
         state.withReadLock { s in s.leases.leases.values.map { ($0.id, $0.ttl, $0.remainingTTL) } }
     }
 
+    /// Keys put and deleted by writes applied since this process started.
+    public var writeCounts: (puts: Int64, deletes: Int64) { state.withReadLock { ($0.putTotal, $0.deleteTotal) } }
+
     public var leaseCount: Int { state.withReadLock { $0.leases.leases.count } }
 
     // MARK: - Read accessors

@@ -17,6 +17,9 @@ struct StoreState: Sendable {
     var consistentTerm: UInt64 = 0
     /// Granted leases and their keys (applied state, like the index).
     var leases = LeaseTable()
+    /// Keys put and deleted by applied writes since start (etcd_mvcc_put_total, etcd_mvcc_delete_total).
+    var putTotal: Int64 = 0
+    var deleteTotal: Int64 = 0
 }
 
 /// Keys of the `meta` bucket.

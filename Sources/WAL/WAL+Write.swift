@@ -1,3 +1,4 @@
+import Dispatch
 // Appending, group-commit syncing, snapshot marks and closing.
 #if canImport(Glibc)
 import Glibc
@@ -52,7 +53,9 @@ extension WAL {
         try poisoningOnFailure {
             try flush()
             if writeOffset > syncedOffset {
+                let start = onSyncDuration == nil ? 0 : DispatchTime.now().uptimeNanoseconds
                 try syncActive()
+                if let onSyncDuration { onSyncDuration(DispatchTime.now().uptimeNanoseconds - start) }
                 stats.syncCalls += 1
                 syncedOffset = writeOffset
             }

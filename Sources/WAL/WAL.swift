@@ -11,6 +11,9 @@ public final class WAL {
     public let directory: String
     public let options: WALOptions
     public internal(set) var stats = WALStats()
+    /// Called after each fdatasync of `sync()` with how long it took, in nanoseconds (etcd's
+    /// etcd_disk_wal_fsync_duration_seconds). Set before the owner starts writing.
+    public var onSyncDuration: ((UInt64) -> Void)?
     /// Index of the last entry appended (or of the snapshot mark if later).
     public internal(set) var lastIndex: UInt64
 

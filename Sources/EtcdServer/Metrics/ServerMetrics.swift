@@ -6,8 +6,7 @@ import Synchronization
 
 /// /metrics: etcd's metric names for what Keel has the same thing for, in Prometheus' text format through
 /// swift-prometheus. Per-call metrics are atomic counters bumped as calls end; server state is read into
-/// gauges when scraped. What Keel does not measure (WAL fsync latency, MVCC put/delete counts) is left out
-/// rather than invented.
+/// gauges when scraped. What Keel does not measure is left out rather than invented.
 final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     /// `--metrics extensive`: per-method handling-time histograms, as etcd's grpc_prometheus histograms.
@@ -15,9 +14,11 @@ final class ServerMetrics: Sendable {
 
     private let hasLeader, isLeader, isLearner, committed, applied: Gauge
     private let dbTotalSize, keys, currentRevision, compactRevision, watchers: Gauge
-    private let leaderChanges, slowResyncs: Counter
+    private let leaderChanges, slowResyncs, puts, deletes: Counter
     /// Monotonic sources already counted elsewhere, turned into counter increments at each scrape.
-    private let lastSeen = Mutex<(leaderChanges: Int64, slowResyncs: Int64)>((0, 0))
+    private let lastSeen = Mutex<(leaderChanges: Int64, slowResyncs: Int64, puts: Int64, deletes: Int64)>((0, 0, 0, 0))
+    /// etcd_disk_wal_fsync_duration_seconds, fed by the Raft loop after each WAL fdatasync.
+    let walFsync: DurationHistogram
 
     /// prometheus.DefBuckets, which grpc_prometheus' handling-time histogram uses.
     static let latencyBuckets: [Duration] = [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
@@ -51,6 +52,13 @@ final class ServerMetrics: Sendable {
         currentRevision = gauge("etcd_debugging_mvcc_current_revision", "The current revision of store.")
         compactRevision = gauge("etcd_debugging_mvcc_compact_revision", "The revision of the last compaction in store.")
         watchers = gauge("etcd_debugging_mvcc_watcher_total", "Total number of watchers.")
+        puts = counter("etcd_mvcc_put_total", "Total number of puts seen by this member.")
+        deletes = counter("etcd_mvcc_delete_total", "Total number of deletes seen by this member.")
+        // etcd's buckets: prometheus.ExponentialBuckets(0.001, 2, 14), 1 ms to 8.192 s.
+        walFsync = r.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(metricName: "etcd_disk_wal_fsync_duration_seconds", unitName: "",
+                                             helpText: "The latency distributions of fsync called by WAL."),
+            buckets: (0..<14).map { .microseconds(1000 << $0) })
         slowResyncs = counter("keel_watch_slow_consumer_resyncs_total",
                               "Times a watcher left the synced set because its client read too slowly.")
     }
@@ -100,12 +108,19 @@ final class ServerMetrics: Sendable {
         watchers.set(to: Double(context.watches.count))
         let changes = Int64(published.leaderChanges)
         let resyncs = Int64(context.watches.slowResyncs.load(ordering: .relaxed))
-        let (changeDelta, resyncDelta) = lastSeen.withLock { last in
-            defer { last = (max(last.leaderChanges, changes), max(last.slowResyncs, resyncs)) }
-            return (max(changes - last.leaderChanges, 0), max(resyncs - last.slowResyncs, 0))
+        let (putCount, deleteCount) = store.writeCounts
+        let deltas = lastSeen.withLock { last in
+            defer {
+                last = (max(last.leaderChanges, changes), max(last.slowResyncs, resyncs),
+                        max(last.puts, putCount), max(last.deletes, deleteCount))
+            }
+            return (max(changes - last.leaderChanges, 0), max(resyncs - last.slowResyncs, 0),
+                    max(putCount - last.puts, 0), max(deleteCount - last.deletes, 0))
         }
-        leaderChanges.increment(by: changeDelta)
-        slowResyncs.increment(by: resyncDelta)
+        leaderChanges.increment(by: deltas.0)
+        slowResyncs.increment(by: deltas.1)
+        puts.increment(by: deltas.2)
+        deletes.increment(by: deltas.3)
         var out: [UInt8] = []
         out.reserveCapacity(16 << 10)
         registry.emit(into: &out)
