@@ -299,15 +299,31 @@ public final class KeelServer: Sendable {
     public func shutdown() async {
         logger.info("received terminate signal, shutting down")
         autoCompaction?.cancel()
-        leaseExpiry.cancel()
         publisher.cancel()
+        await transferLeadershipIfLeading()
         await transport.shutdownGracefully(gracePeriod: .seconds(5))
+        // Lease checkpoints go on while clients drain: a leader that renews must still report it.
+        leaseExpiry.cancel()
         await metrics.shutdownGracefully(gracePeriod: .seconds(0))
         context.raft.stop()
         await peers.shutdown()
         context.store.backend.close()
         try? await group.shutdownGracefully()
         logger.info("stopped serving")
+    }
+
+    /// A stopping leader hands leadership to the most up-to-date voter first (etcd does, unless alone), so
+    /// the cluster does not wait out an election timeout and leases renewed here are renewed there.
+    private func transferLeadershipIfLeading() async {
+        let raft = context.raft
+        guard context.published.isLeader, let target = raft.bestTransferee else { return }
+        logger.info("leadership transfer on shutdown", metadata: ["to": "\(hex(target))"])
+        _ = raft.inbox.tryPush(.transferLeader(target))
+        let deadline = NIODeadline.now() + raft.settings.tickInterval * Int64(2 * raft.settings.electionTicks)
+        while context.published.isLeader && NIODeadline.now() < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        if context.published.isLeader { logger.warning("leadership transfer on shutdown timed out") }
     }
 
     // MARK: Start-up steps

@@ -82,4 +82,28 @@ import Testing
         // Every session's key is gone with its holder.
         #expect(try Etcdctl(endpoint: cluster.members[2].endpoint).succeed(["get", "the-lock", "--prefix", "--keys-only"]).isEmpty)
     }
+
+    /// A leader stopped with SIGTERM hands leadership over first (etcd's transfer on shutdown), so a
+    /// lease it kept renewing while its clients drained lives on at the new leader.
+    @Test func aStoppingLeaderHandsOverAndLeasesLiveOn() throws {
+        let cluster = try KeelCluster(size: 3)
+        defer { cluster.stopAll() }
+        let leader = try cluster.awaitLeader()
+        let ctl = Etcdctl(endpoint: cluster.members[leader].endpoint)
+        let id = try Self.leaseID(try ctl.succeed(["lease", "grant", "3"]))
+        try ctl.succeed(["put", "--lease=\(id)", "handed", "v"])
+        let keeper = try WatchProcess(endpoint: cluster.members[leader].endpoint, ["lease", "keep-alive", id])
+        defer { _ = keeper.stop() }
+        #expect(keeper.waitForStdout(containing: "keepalived with TTL(3)"), "\(keeper.stderr)")
+        let process = try #require(cluster.members[leader].process)
+        _ = process.stop()
+        #expect(process.log.contains("leadership transfer on shutdown"), "\(process.log)")
+        let next = try cluster.awaitLeader(excluding: [leader])
+        // Keep the lease alive at the new leader, past the old schedule, and check it is still there.
+        let keeper2 = try WatchProcess(endpoint: cluster.members[next].endpoint, ["lease", "keep-alive", id])
+        defer { _ = keeper2.stop() }
+        #expect(keeper2.waitForStdout(containing: "keepalived with TTL(3)"), "\(keeper2.stderr)")
+        let reader = Etcdctl(endpoint: cluster.members[next].endpoint)
+        #expect(try reader.succeed(["get", "handed", "--print-value-only"]) == "v\n")
+    }
 }

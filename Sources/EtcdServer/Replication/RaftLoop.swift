@@ -143,6 +143,13 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
     /// The other members Raft knows (voters and learners), as of the loop's last turn.
     var peerIDs: [UInt64] { confBox.withLockedValue { $0 }.members.filter { $0 != id } }
 
+    /// The voter, other than this member, holding the most of the log as this leader last saw it: whom a
+    /// stopping leader hands leadership to (etcd's TransferLeadership on shutdown). nil when not leading.
+    var bestTransferee: UInt64? {
+        let progress = progressBox.withLockedValue { $0 }
+        return progress.filter { $0.key != id && !$0.value.isLearner }.max { $0.value.match < $1.value.match }?.key
+    }
+
     /// etcd's isLearnerReady: the learner holds at least 90% of the leader's log. nil when this
     /// member does not lead (only the leader knows).
     func learnerIsReady(_ learner: UInt64) -> Bool? {
