@@ -83,6 +83,23 @@ run() {
     for f in "${files[@]}"; do h2load_rps /etcdserverpb.Lease/LeaseKeepAlive "$f" "$per" >/dev/null; done
     end=$(date +%s.%N)
     keepalives=$(python3 -c "print(round($per * $KEEPALIVE_LEASES / ($end - $start), 1))")
+    # h2load sees HTTP 200 even for a gRPC error (it is in the trailers): both servers count calls by
+    # gRPC code (grpc_server_handled_total), so every call must have ended OK.
+    curl -s "http://127.0.0.1:$CLIENT/metrics" >"$dir/metrics"
+    python3 - "$name" "$GRANTS" "$KEEPALIVE_LEASES" "$((per * KEEPALIVE_LEASES))" "$dir/metrics" <<'PY' || return 1
+import re, sys
+name, grants, extra, keepalives = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+ok = {}
+for line in open(sys.argv[5]):
+    m = re.match(r'grpc_server_handled_total\{(.*)\} (\S+)', line)
+    if m and 'grpc_code="OK"' in m.group(1):
+        method = re.search(r'grpc_method="(\w+)"', m.group(1)).group(1)
+        ok[method] = float(m.group(2))
+want = {"LeaseGrant": grants + extra, "LeaseKeepAlive": keepalives}
+for method, n in want.items():
+    if ok.get(method, 0) < n:
+        sys.exit(f"{name}: only {ok.get(method, 0):.0f} of {n} {method} calls ended OK")
+PY
     echo "$name $grants $keepalives"
     kill -TERM "$PID"; wait "$PID" 2>/dev/null || true; PID=""
 }
