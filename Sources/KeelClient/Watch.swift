@@ -155,26 +155,9 @@ final class WatchRunner: Sendable {
     }
 
     private func createRequest(startRevision: Int64) -> [UInt8] {
-        let b = MessageBuilder()
-        let create = b.message(etcdserverpb__watch_create_request__init)
-        create.pointee.key = b.binary(key)
-        create.pointee.range_end = b.binary(options.rangeEnd)
-        create.pointee.start_revision = startRevision
-        create.pointee.prev_kv = options.prevKV ? 1 : 0
-        create.pointee.progress_notify = options.progressNotify ? 1 : 0
-        var filters: [Etcdserverpb__WatchCreateRequest__FilterType] = []
-        if options.filterPuts { filters.append(ETCDSERVERPB__WATCH_CREATE_REQUEST__FILTER_TYPE__NOPUT) }
-        if options.filterDeletes { filters.append(ETCDSERVERPB__WATCH_CREATE_REQUEST__FILTER_TYPE__NODELETE) }
-        if !filters.isEmpty {
-            let array = b.allocate(Etcdserverpb__WatchCreateRequest__FilterType.self, count: filters.count)
-            for (i, f) in filters.enumerated() { array[i] = f }
-            create.pointee.n_filters = filters.count
-            create.pointee.filters = array
-        }
-        let request = b.message(etcdserverpb__watch_request__init)
-        request.pointee.request_union_case = ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST
-        request.pointee.create_request = create
-        return Proto.pack(request)
+        var options = self.options
+        options.startRevision = startRevision
+        return EtcdRequestEncoding.watchCreate(key: key, options: options)
     }
 
     /// On the event loop: one WatchResponse.
@@ -228,5 +211,31 @@ final class WatchRunner: Sendable {
 
     private func finish(throwing error: Error?) {
         continuation.finish(throwing: error)
+    }
+}
+
+extension EtcdRequestEncoding {
+    /// A packed WatchRequest creating a watcher on `key` with `options`.
+    public static func watchCreate(key: [UInt8], options: WatchOptions) -> [UInt8] {
+        let b = MessageBuilder()
+        let create = b.message(etcdserverpb__watch_create_request__init)
+        create.pointee.key = b.binary(key)
+        create.pointee.range_end = b.binary(options.rangeEnd)
+        create.pointee.start_revision = options.startRevision
+        create.pointee.prev_kv = options.prevKV ? 1 : 0
+        create.pointee.progress_notify = options.progressNotify ? 1 : 0
+        var filters: [Etcdserverpb__WatchCreateRequest__FilterType] = []
+        if options.filterPuts { filters.append(ETCDSERVERPB__WATCH_CREATE_REQUEST__FILTER_TYPE__NOPUT) }
+        if options.filterDeletes { filters.append(ETCDSERVERPB__WATCH_CREATE_REQUEST__FILTER_TYPE__NODELETE) }
+        if !filters.isEmpty {
+            let array = b.allocate(Etcdserverpb__WatchCreateRequest__FilterType.self, count: filters.count)
+            for (i, f) in filters.enumerated() { array[i] = f }
+            create.pointee.n_filters = filters.count
+            create.pointee.filters = array
+        }
+        let request = b.message(etcdserverpb__watch_request__init)
+        request.pointee.request_union_case = ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST
+        request.pointee.create_request = create
+        return Proto.pack(request)
     }
 }
