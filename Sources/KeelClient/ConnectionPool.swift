@@ -8,7 +8,6 @@ import Synchronization
 final class ConnectionPool: Sendable {
     let endpoints: [Endpoint]
     let group: EventLoopGroup
-    let connectTimeout: TimeAmount
 
     private struct State {
         var current = 0
@@ -19,11 +18,11 @@ final class ConnectionPool: Sendable {
     }
     private let state = Mutex(State())
 
-    init(endpoints: [Endpoint], group: EventLoopGroup, connectTimeout: TimeAmount) {
+    /// Connecting gives up after the RPC client's 5 s connect timeout, then the next endpoint is tried.
+    init(endpoints: [Endpoint], group: EventLoopGroup) {
         precondition(!endpoints.isEmpty, "no endpoints")
         self.endpoints = endpoints
         self.group = group
-        self.connectTimeout = connectTimeout
     }
 
     /// The live connection to the current endpoint, connecting (and failing over on connect

@@ -16,7 +16,6 @@ public final class EtcdClient: Sendable {
     public struct Options: Sendable {
         /// grpc-timeout sent with every unary call; nil sends none.
         public var requestTimeout: TimeAmount? = .seconds(30)
-        public var connectTimeout: TimeAmount = .seconds(5)
         /// Pause between reconnect attempts of a watch or keep-alive stream when every endpoint failed.
         public var reconnectBackoff: TimeAmount = .milliseconds(200)
         public init() {}
@@ -37,7 +36,7 @@ public final class EtcdClient: Sendable {
         let owned = group == nil ? MultiThreadedEventLoopGroup(numberOfThreads: 1) : nil
         self.ownedGroup = owned
         self.options = options
-        self.pool = ConnectionPool(endpoints: parsed, group: group ?? owned!, connectTimeout: options.connectTimeout)
+        self.pool = ConnectionPool(endpoints: parsed, group: group ?? owned!)
     }
 
     public var endpoints: [Endpoint] { pool.endpoints }

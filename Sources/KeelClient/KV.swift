@@ -161,7 +161,7 @@ extension EtcdClient {
         let m = b.message(etcdserverpb__compaction_request__init)
         m.pointee.revision = revision
         m.pointee.physical = physical ? 1 : 0
-        let bytes = try await unary("/etcdserverpb.KV/Compact", Proto.pack(m), retry: .idempotent)
+        let bytes = try await unary("/etcdserverpb.KV/Compact", Proto.pack(m), retry: .once)
         return try Proto.read(bytes, etcdserverpb__compaction_response__unpack,
                               etcdserverpb__compaction_response__free_unpacked) { ResponseHeader($0.header) }
     }

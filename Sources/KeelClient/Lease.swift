@@ -41,7 +41,7 @@ extension EtcdClient {
         let b = MessageBuilder()
         let m = b.message(etcdserverpb__lease_revoke_request__init)
         m.pointee.id = id
-        let bytes = try await unary("/etcdserverpb.Lease/LeaseRevoke", Proto.pack(m), retry: .idempotent)
+        let bytes = try await unary("/etcdserverpb.Lease/LeaseRevoke", Proto.pack(m), retry: .once)
         return try Proto.read(bytes, etcdserverpb__lease_revoke_response__unpack,
                               etcdserverpb__lease_revoke_response__free_unpacked) { ResponseHeader($0.header) }
     }
