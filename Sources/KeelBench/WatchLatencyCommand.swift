@@ -71,25 +71,39 @@ struct WatchLatencyCommand: AsyncParsableCommand {
         }
 
         // A warm-up put every watcher must see (not recorded): all watches are live after it.
+        // One round: the put and every watcher's event; both are waited for (events may arrive
+        // before the put's answer, and the client must not close with a put in flight).
         func putAndWait(_ number: Int, recorded: Bool) async throws {
-            let sentAt = AsyncLoad.now()
-            await withCheckedContinuation { continuation in
-                round.state.withLock { r in
-                    r.round = number
-                    r.waiting = watchers
-                    r.done = continuation
-                    r.sentAt = recorded ? sentAt : 0
-                }
-                Task {
-                    do {
-                        try await putter.put(key, value(number))
-                    } catch {
-                        load.recordError(error)
-                        let c = round.state.withLock { r -> CheckedContinuation<Void, Never>? in defer { r.done = nil }; return r.done }
-                        c?.resume()
+            round.state.withLock { r in
+                r.round = number
+                r.waiting = watchers
+                r.done = nil
+                r.sentAt = recorded ? AsyncLoad.now() : 0
+            }
+            let put = Task { () -> Error? in
+                do {
+                    try await putter.put(key, value(number))
+                    return nil
+                } catch {
+                    // No event will come: release the round.
+                    let waiter = round.state.withLock { r -> CheckedContinuation<Void, Never>? in
+                        r.waiting = 0
+                        defer { r.done = nil }
+                        return r.done
                     }
+                    waiter?.resume()
+                    return error
                 }
             }
+            await withCheckedContinuation { continuation in
+                let ready = round.state.withLock { r -> Bool in
+                    if r.waiting <= 0 { return true }
+                    r.done = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+            if let error = await put.value { load.recordError(error) }
         }
         try await putAndWait(0, recorded: false)
         let bar = load.progress.map(ProgressBar.init)

@@ -51,6 +51,19 @@ import Testing
     /// leader change.
     @Test(.timeLimit(.minutes(2)), arguments: LeaseTests.servers)
     func keepAliveSurvivesALeaderChange(_ kind: ServerKind) async throws {
+        // Keel (at 68fb21b) continues the old leader's lease clock instead of extending leases on
+        // promotion as etcd 3.4 does; here the keep-alive sent to a follower right after the leader
+        // stopped was answered only once a new leader existed (~1.9 s later), with TTL 0: the lease
+        // had run out less than 3 s after its last renewal. Reported to the lead; tracked as a known
+        // issue so this test shows when it is fixed.
+        try await withKnownIssue("Keel lets a kept-alive lease expire across a leader change", isIntermittent: true) {
+            try await keepAliveAcrossLeaderChange(kind)
+        } when: {
+            kind == .keel
+        }
+    }
+
+    private func keepAliveAcrossLeaderChange(_ kind: ServerKind) async throws {
         let cluster = try ClientCluster(kind, size: 3)
         defer { cluster.stopAll() }
         let leader = try await cluster.leader()
@@ -78,9 +91,5 @@ import Testing
         try await client.close()
     }
 
-    /// Keel serves leases once the Lease service is on main (issue 11 is worked on in parallel);
-    /// until then KEEL_CLIENT_LEASES_ON_KEEL=0 limits these tests to etcd.
-    static var servers: [ServerKind] {
-        ProcessInfo.processInfo.environment["KEEL_CLIENT_LEASES_ON_KEEL"] == "0" ? [.etcd] : [.etcd, .keel]
-    }
+    static let servers: [ServerKind] = [.etcd, .keel]
 }
