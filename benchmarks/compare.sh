@@ -337,10 +337,11 @@ run_server() {
     local leader=${CLIENT_EPS[LEADER]} all
     all=$(IFS=,; echo "${CLIENT_EPS[*]}")
     local keys=(--key-size "$KEY_SIZE" --key-space-size "$KEY_SPACE")
-    echo "== $name x$n: put x$put_total ($CONNS conns x $CLIENTS clients) on the leader" >&2
+    echo "== $name x$n: put x$put_total ($CONNS conns, $CLIENTS clients) on the leader" >&2
     bench "$n.$name.put" "$leader" put --conns "$CONNS" --clients "$CLIENTS" --total "$put_total" \
         --val-size "$VAL_SIZE" "${keys[@]}"
-    echo "== $name x$n: put x$ONE_TOTAL, one client" >&2
+    echo "== $name x$n: put x$ONE_TOTAL, one client (fdatasync probe first)" >&2
+    fsync_record "$n.$name.fsync"
     bench "$n.$name.put1" "$leader" put --conns 1 --clients 1 --total "$ONE_TOTAL" --val-size "$VAL_SIZE" "${keys[@]}" --seed 4
     if [[ "$H2LOAD" == 1 ]]; then
         echo "== $name x$n: h2load put x$H2_PUT_TOTAL" >&2
@@ -433,13 +434,30 @@ static void probe(const char *path, int n, int prealloc, const char *label) {
 int main(int argc, char **argv) {
     int n = atoi(argv[2]);
     char path[4096];
-    snprintf(path, sizeof path, "%s/fsync-probe", argv[1]);
+    snprintf(path, sizeof path, "%s/fsync-probe.dat", argv[1]);
     probe(path, n, 1, "prealloc");
     probe(path, n, 0, "grow");
     return 0;
 }
 C
-    gcc -O2 -o "$WORK/fsync-probe" "$WORK/fsync-probe.c" && "$WORK/fsync-probe" "$dir" "$FSYNC_PROBES"
+    [[ -x "$WORK/fsync-probe" ]] || gcc -O2 -o "$WORK/fsync-probe" "$WORK/fsync-probe.c"
+    "$WORK/fsync-probe" "$dir" "$FSYNC_PROBES"
+}
+
+# fsync_record KEY: the probe again, right before a one-client run, stored as a result line (the
+# disk's latency moves with what else the machine does, so it is measured beside the run it explains).
+fsync_record() {
+    ((FSYNC_PROBES > 0)) || return 0
+    local out
+    out=$(fsync_probe "$WORK")
+    RESULT[$1]=$(python3 - "$out" "$1" <<'PY'
+import json, sys
+kv = dict(x.split("=") for x in sys.argv[1].split())
+print(json.dumps({"key": sys.argv[2], **{k.replace("_us", "_ms"): int(v) / 1000 for k, v in kv.items()}}))
+PY
+    )
+    echo "   ${RESULT[$1]}" >&2
+    echo "${RESULT[$1]}" >>"$WORK/results.jsonl"
 }
 
 if [[ "$H2LOAD" == 1 ]]; then
@@ -504,10 +522,11 @@ for n in members:
     row("put p99 ms (keel-bench)", f"{n}.{{s}}.put", "p99_ms", ".2f")
     row("put req/s (h2load)", f"{n}.{{s}}.h2put", "requests_per_sec")
     row("put mean ms (h2load)", f"{n}.{{s}}.h2put", "mean_ms", ".2f")
-    row("put errors (keel-bench)", f"{n}.{{s}}.put", "errors", "d")
-    row("put errors (h2load: not answered 2xx, or no revision made)", f"{n}.{{s}}.h2put", "errors", "d")
-    label = "put 1 client mean ms" + (f" (fdatasync mean {int(fs['prealloc_mean_us']) / 1000:.3f} ms)" if fs else "")
-    row(label, f"{n}.{{s}}.put1", "mean_ms", ".3f")
+    row("put errors (keel-bench)", f"{n}.{{s}}.put", "errors", ",.0f")
+    row("put errors (h2load: not answered 2xx, or no revision made)", f"{n}.{{s}}.h2put", "errors", ",.0f")
+    row("put 1 client mean ms", f"{n}.{{s}}.put1", "mean_ms", ".3f")
+    row("  fdatasync mean ms, 4 KiB, measured just before", f"{n}.{{s}}.fsync", "prealloc_mean_ms", ".3f")
+    row("put 1 client p50 ms", f"{n}.{{s}}.put1", "p50_ms", ".3f")
     row("put 1 client p99 ms", f"{n}.{{s}}.put1", "p99_ms", ".3f")
     row("server CPU s / 10k puts, leader", f"{n}.{{s}}.put", "cpu_leader_s_per_10k", ".3f")
     if n != "1":
@@ -534,6 +553,6 @@ for label, e, k, spec in rows:
     ratio = f"{k / e:.2f}x" if e and k is not None else ""
     print(f"  {label:<50} {fmt(e, spec):>12} {fmt(k, spec):>12} {ratio:>10}")
 if fs:
-    print(f"\nfdatasync (4 KiB, preallocated file): mean {fs['prealloc_mean_us']} µs, p50 {fs['prealloc_p50_us']} µs, p99 {fs['prealloc_p99_us']} µs;"
+    print(f"\nfdatasync at the start (4 KiB, preallocated file): mean {fs['prealloc_mean_us']} µs, p50 {fs['prealloc_p50_us']} µs, p99 {fs['prealloc_p99_us']} µs;"
           f" growing file: mean {fs['grow_mean_us']} µs, p50 {fs['grow_p50_us']} µs, p99 {fs['grow_p99_us']} µs")
 PY
