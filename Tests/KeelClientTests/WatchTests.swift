@@ -85,6 +85,8 @@ import Testing
         #expect(seen.map(\.kv.modRevision) == [first.header.revision])
 
         cluster.members[0].process?.stop()
+        // If member 0 led, writes wait for the election among the two left (else they time out).
+        _ = try cluster.awaitLeader(excluding: [0])
         var whileDown: [Int64] = []
         for i in 0..<5 { whileDown.append(try await writer.put("z/down\(i)", "\(i)").header.revision) }
         try cluster.restart(0)
