@@ -107,4 +107,22 @@ import Testing
         #expect(client.currentEndpoint.description == server.endpoint)
         try await client.close()
     }
+
+    /// A 3-member Keel cluster: the member the client talks to stops; reads and writes go on
+    /// through the next endpoint, and what was written before is still there.
+    @Test(.timeLimit(.minutes(2)))
+    func failsOverWhenItsMemberStops() async throws {
+        let cluster = try KeelCluster(size: 3)
+        defer { cluster.stopAll() }
+        let client = try EtcdClient(endpoints: cluster.members.map(\.endpoint))
+        try await client.put("before", "1")
+        #expect(client.currentEndpoint.description == cluster.members[0].endpoint)
+        cluster.members[0].process?.stop()
+        _ = try cluster.awaitLeader(excluding: [0])
+        #expect(try await client.get("before").kvs.map(\.valueString) == ["1"])  // a read: retried on the next endpoint
+        #expect(client.currentEndpoint.description != cluster.members[0].endpoint)
+        try await client.put("after", "2")
+        #expect(try await client.get("after").kvs.map(\.valueString) == ["2"])
+        try await client.close()
+    }
 }
