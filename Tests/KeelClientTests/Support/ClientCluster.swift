@@ -34,6 +34,7 @@ final class ClientCluster {
     }
 
     func stop(_ i: Int) { processes[i]?.stop() }
+    func kill9(_ i: Int) { processes[i]?.kill9() }
     func stopAll() { for p in processes { p?.stop() } }
 
     /// The index of the member every running member names as leader, polled up to `seconds`.
