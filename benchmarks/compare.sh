@@ -12,7 +12,7 @@
 # seconds per 10k Puts (/proc/PID/stat), and with MEM=1 resident memory after 1M keys split into
 # anonymous and file-backed pages (/proc/PID/status RssAnon/RssFile), with the ratio keel/etcd.
 #
-# Environment knobs (the defaults finish in about 4 minutes on 2 cores, build excluded):
+# Environment knobs (the defaults take 5-7 minutes on 2 cores, build excluded):
 #   MEMBERS="1 3"          member counts to run, in order (e.g. MEMBERS=3)
 #   CONNS=16 CLIENTS=512 (16 x 32) KEY_SIZE=8 VAL_SIZE=256 KEY_SPACE=100000 THREADS=1
 #   PUT_TOTAL=200000 (1 member) PUT_TOTAL_3=100000  ONE_TOTAL=3000 (one-client puts)
@@ -21,7 +21,7 @@
 #   SPREAD=1 also runs put-all on 3 members: the same Put load with the connections spread over
 #            all three client endpoints (followers forward to the leader); SPREAD_TOTAL=100000
 #   MEM=0 (1: after the rest, one member per server gets MEM_KEYS=1000000 distinct keys of VAL_SIZE
-#          through keel-bench put --sequential-keys, then its RssAnon/RssFile are read; ~2-4 min)
+#          through keel-bench put --sequential-keys, then its RssAnon/RssFile are read; 4-5 min)
 #   HEARTBEAT=100 ELECTION=1000 (ms, etcd's defaults, passed to both servers)
 #   ONLY=etcd|keel (run one server)   SKIP_BUILD=1 (reuse the last build)
 #   SCRATCH=.build-bench (SwiftPM scratch path)   KEEP_WORK=1 (keep logs and data dirs)
