@@ -29,6 +29,10 @@
 #   WATCH=0 (1: for 1 member the watch fan-out workload after put (issue 8): WATCH_STREAMS=10 x
 #            WATCH_PER_STREAM=100 watchers over WATCH_CONNS=1 connections, WATCH_PUTS=20000 puts)
 #   KEEL=path (a keel binary to run instead of the one just built)  BENCH=path (a keel-bench binary)
+#   TLS=1 serves every client and peer URL over https with mutual certificate auth (--cert-file,
+#          --key-file, --trusted-ca-file, --client-cert-auth and the --peer-* equivalents), certificates
+#          made with openssl (EC P-256) in the work dir; keel-bench connects over TLS (ALPN h2) to both;
+#          h2load cannot present a client certificate, so its rows are skipped (H2LOAD=0)
 #   NICE=-10 runs every server and load generator at that niceness (needs root): shields a run from
 #            background jobs on a shared machine, equally for both servers (default: unchanged)
 set -euo pipefail
@@ -66,6 +70,8 @@ WATCH_PER_STREAM=${WATCH_PER_STREAM:-100}
 WATCH_CONNS=${WATCH_CONNS:-1}
 WATCH_PUTS=${WATCH_PUTS:-20000}
 WATCH_TIMEOUT=${WATCH_TIMEOUT:-120}
+TLS=${TLS:-0}
+[[ "$TLS" == 1 ]] && H2LOAD=0
 RUN=()
 [[ -n "$NICE" ]] && RUN=(nice -n "$NICE")
 
@@ -114,6 +120,35 @@ forget_pids() {
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# TLS=1: a CA, a certificate for every server (client and peer side, SAN 127.0.0.1) and one for the clients.
+SCHEME=http
+SERVER_TLS=()
+CTL_TLS=()
+BENCH_TLS=()
+if [[ "$TLS" == 1 ]]; then
+    SCHEME=https
+    CERTS="$WORK/certs"
+    mkdir -p "$CERTS"
+    (
+        cd "$CERTS"
+        printf '[req]\ndistinguished_name=dn\n[dn]\n[leaf]\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' >ext.cnf
+        for name in ca server client; do
+            openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$name-key.pem" 2>/dev/null
+        done
+        openssl req -x509 -new -key ca-key.pem -out ca.pem -days 2 -subj /CN=bench-ca -config ext.cnf -extensions ca
+        for name in server client; do
+            openssl req -new -key "$name-key.pem" -out "$name.csr" -subj "/CN=$name" -config ext.cnf
+            openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca-key.pem -set_serial "$RANDOM" -out "$name.pem" \
+                -days 2 -extfile ext.cnf -extensions leaf 2>/dev/null
+        done
+    ) >&2
+    SERVER_TLS=(--cert-file "$CERTS/server.pem" --key-file "$CERTS/server-key.pem" --trusted-ca-file "$CERTS/ca.pem"
+                --client-cert-auth --peer-cert-file "$CERTS/server.pem" --peer-key-file "$CERTS/server-key.pem"
+                --peer-trusted-ca-file "$CERTS/ca.pem" --peer-client-cert-auth)
+    CTL_TLS=(--cacert "$CERTS/ca.pem" --cert "$CERTS/client.pem" --key "$CERTS/client-key.pem")
+    BENCH_TLS=(--tls-cacert "$CERTS/ca.pem" --tls-cert "$CERTS/client.pem" --tls-key "$CERTS/client-key.pem")
+fi
+
 # free_ports N: N distinct free TCP ports on 127.0.0.1 (all bound at once, so no duplicates).
 free_ports() {
     python3 - "$1" <<'PY'
@@ -147,20 +182,20 @@ start_cluster() {
     local ports i initial="" dir="$WORK/$name-$n"
     read -r -a ports <<<"$(free_ports $((2 * n)))"
     for ((i = 0; i < n; i++)); do
-        initial+="${initial:+,}m$i=http://127.0.0.1:${ports[2 * i + 1]}"
+        initial+="${initial:+,}m$i=$SCHEME://127.0.0.1:${ports[2 * i + 1]}"
     done
     mkdir -p "$dir"
     MEMBER_PIDS=()
     CLIENT_EPS=()
     for ((i = 0; i < n; i++)); do
-        local client="http://127.0.0.1:${ports[2 * i]}" peer="http://127.0.0.1:${ports[2 * i + 1]}"
+        local client="$SCHEME://127.0.0.1:${ports[2 * i]}" peer="$SCHEME://127.0.0.1:${ports[2 * i + 1]}"
         : >"$dir/m$i.log"
         env -u ETCD_NAME -u ETCD_DATA_DIR -u ETCD_INITIAL_CLUSTER ${RUN[@]+"${RUN[@]}"} "$binary" --name "m$i" --data-dir "$dir/m$i.data" \
             --listen-client-urls "$client" --advertise-client-urls "$client" \
             --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
             --initial-cluster "$initial" --initial-cluster-state new \
             --initial-cluster-token "$name-$n-$$" \
-            --heartbeat-interval "$HEARTBEAT" --election-timeout "$ELECTION" >"$dir/m$i.log" 2>&1 &
+            --heartbeat-interval "$HEARTBEAT" --election-timeout "$ELECTION" ${SERVER_TLS[@]+"${SERVER_TLS[@]}"} >"$dir/m$i.log" 2>&1 &
         MEMBER_PIDS+=($!)
         PIDS+=($!)
         CLIENT_EPS+=("127.0.0.1:${ports[2 * i]}")
@@ -181,7 +216,9 @@ start_cluster() {
     # Every member answers Status and names the same leader; find which endpoint that is.
     local eps status
     eps=$(IFS=,; echo "${CLIENT_EPS[*]}")
-    until status=$(ETCDCTL_API=3 "$ETCDCTL" --endpoints "$eps" --dial-timeout 2s --command-timeout 2s \
+    # etcdctl needs the scheme to speak TLS (a bare host:port is plaintext).
+    [[ "$TLS" == 1 ]] && { eps=$(printf 'https://%s,' "${CLIENT_EPS[@]}"); eps=${eps%,}; }
+    until status=$(ETCDCTL_API=3 "$ETCDCTL" --endpoints "$eps" ${CTL_TLS[@]+"${CTL_TLS[@]}"} --dial-timeout 2s --command-timeout 2s \
                        endpoint status -w json 2>/dev/null) &&
           LEADER=$(python3 - "$status" "$n" <<'PY'
 import json, sys
@@ -287,7 +324,9 @@ PY
 
 # revision: the leader's store revision (etcdctl endpoint status), 0 if it cannot tell.
 revision() {
-    ETCDCTL_API=3 "$ETCDCTL" --endpoints "${CLIENT_EPS[LEADER]}" --dial-timeout 2s --command-timeout 5s \
+    local ep=${CLIENT_EPS[LEADER]}
+    [[ "$TLS" == 1 ]] && ep="https://$ep"
+    ETCDCTL_API=3 "$ETCDCTL" --endpoints "$ep" ${CTL_TLS[@]+"${CTL_TLS[@]}"} --dial-timeout 2s --command-timeout 5s \
         endpoint status -w json 2>/dev/null |
         python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])' 2>/dev/null || echo 0
 }
@@ -296,7 +335,7 @@ revision() {
 bench() {
     local key=$1 endpoints=$2
     shift 2
-    measure "$key" keel-bench "$BENCH" "$@" --endpoints "$endpoints" --threads "$THREADS" --json
+    measure "$key" keel-bench "$BENCH" "$@" --endpoints "$endpoints" --threads "$THREADS" --json ${BENCH_TLS[@]+"${BENCH_TLS[@]}"}
 }
 
 # grpc_body FILE put|range-l|range-s: one framed gRPC request for h2load's --data: a Put of a
@@ -493,6 +532,7 @@ echo
 echo "machine: nproc=$(nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)${NICE:+, servers and load generators at nice $NICE}"
 echo "servers: $("$ETCD" --version 2>/dev/null | head -1), keel built from $KEEL_SOURCE; load: keel-bench${H2LOAD_BIN:+ and $("$H2LOAD_BIN" --version 2>/dev/null | head -1)}"
 [[ -n "$FSYNC" ]] && echo "disk ($WORK): fdatasync after a 4 KiB pwrite, $FSYNC_PROBES samples: $FSYNC"
+[[ "$TLS" == 1 ]] && echo "transport: TLS (https client and peer URLs, mutual certificate auth, EC P-256 certificates; keel-bench over TLS with ALPN h2; no h2load rows)"
 echo "shape: $CONNS conns x $((CLIENTS / CONNS)) streams = $CLIENTS clients, key ${KEY_SIZE}B, value ${VAL_SIZE}B, key space $KEY_SPACE," \
      "heartbeat ${HEARTBEAT}ms, election ${ELECTION}ms; load on the leader's client endpoint"
 python3 - "$WORK/results.jsonl" "$FSYNC" "$MEMBERS" "${SERVERS[@]}" <<'PY'
