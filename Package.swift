@@ -11,6 +11,8 @@ let package = Package(
         .executable(name: "raft-bench", targets: ["RaftBench"]),
         .executable(name: "keel-bench", targets: ["KeelBench"]),
         .executable(name: "keel-fuzz", targets: ["KeelFuzz"]),
+        // An async/await etcd v3 client (KV, Txn, Watch, Lease, Cluster, Maintenance) for other packages.
+        .library(name: "KeelClient", targets: ["KeelClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -23,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         // /metrics in Prometheus' text format (it brings apple/swift-metrics, whose factory it implements).
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // C libraries (Debian -dev packages).
@@ -102,11 +106,19 @@ let package = Package(
             .linkedLibrary("jemalloc"),
         ]),
         .executableTarget(name: "RaftBench", dependencies: ["Raft"]),
-        // Load generator for Keel and etcd alike (gRPC Put/Range over our client).
-        .executableTarget(name: "KeelBench", dependencies: [
-            "RPC", "Transport", "EtcdProto", "CProtobufC", "EtcdServer",
+        // The etcd v3 client library: gRPC over our nghttp2 client, messages through protobuf-c.
+        .target(name: "KeelClient", dependencies: [
+            "RPC", "Transport", "EtcdProto", "CProtobufC",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        // etcd's `benchmark` tool on KeelClient, for Keel and etcd alike.
+        .executableTarget(name: "KeelBench", dependencies: [
+            "KeelClient", "RPC", "Transport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
 
         // libFuzzer targets for every parser of untrusted input; replays corpora in any build (fuzz/README.md).
@@ -139,6 +151,12 @@ let package = Package(
         .testTarget(name: "KeelConfigTests", dependencies: ["KeelConfig"]),
         .testTarget(name: "RPCTests", dependencies: [
             "RPC", "Transport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        // KeelClient against the real keel binary and real etcd; keel-bench smoke runs.
+        .testTarget(name: "KeelClientTests", dependencies: [
+            "KeelClient",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

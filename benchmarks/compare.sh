@@ -1,33 +1,39 @@
 #!/usr/bin/env bash
-# Keel vs real etcd, same machine, same workload, one run.
+# Keel vs real etcd, same machine, same workload, one run, one table.
 #
 # Builds keel and keel-bench (release). Then, for each member count in MEMBERS (default "1 3"):
 # starts a fresh etcd cluster of that size (each member on free ports with its own temp data dir),
-# waits until every member is ready and one is the Raft leader, runs the keel-bench workloads
-# against the LEADER's client endpoint, stops it; then the same with keel, same flags. Prints,
-# per member count, a table with the ratio keel/etcd, the CPU each process spent per request,
-# the disk's fdatasync cost and the machine.
+# waits until every member is ready and one is the Raft leader, runs the workloads against the
+# LEADER's client endpoint, stops it; then the same with keel, same flags. Each load is driven by
+# keel-bench (etcd's `benchmark` shape, on KeelClient) AND by h2load (nghttp2-client) sending raw
+# gRPC, so neither server is judged by our own tool alone. Prints one table per member count:
+# Put throughput and p50/p99 (16 conns x 32 streams, 256-byte values), Put with one client beside
+# this disk's measured fdatasync time, Range linearizable and serializable (3 members), server CPU
+# seconds per 10k Puts (/proc/PID/stat), and with MEM=1 resident memory after 1M keys split into
+# anonymous and file-backed pages (/proc/PID/status RssAnon/RssFile), with the ratio keel/etcd.
 #
-# Environment knobs (the defaults finish in about 2.5 minutes on 2 cores, build excluded):
+# Environment knobs (the defaults take 5-7 minutes on 2 cores, build excluded):
 #   MEMBERS="1 3"          member counts to run, in order (e.g. MEMBERS=3)
-#   CONNS=16 KEY_SIZE=8 VAL_SIZE=256 KEY_SPACE=100000 THREADS=1 RANGE_CONSISTENCY=l
-#   1 member:  CLIENTS=256 PUT_TOTAL=200000 RANGE_TOTAL=100000
-#   3 members: CLIENTS_3=512 (16 conns x 32 streams) PUT_TOTAL_3=100000 RANGE_TOTAL_3=50000
-#              SPREAD=1 also runs put-all: the same Put load with the connections spread over all
-#              three client endpoints (followers forward to the leader); SPREAD_TOTAL=100000
+#   CONNS=16 CLIENTS=512 (16 x 32) KEY_SIZE=8 VAL_SIZE=256 KEY_SPACE=100000 THREADS=1
+#   PUT_TOTAL=200000 (1 member) PUT_TOTAL_3=100000  ONE_TOTAL=3000 (one-client puts)
+#   RANGE_TOTAL=50000 (3 members, each of l and s)   RANGES_ON_1=0 (1: ranges on 1 member too)
+#   H2LOAD=1 (0 skips the h2load rows) H2_PUT_TOTAL=100000 H2_RANGE_TOTAL=50000
+#   SPREAD=1 also runs put-all on 3 members: the same Put load with the connections spread over
+#            all three client endpoints (followers forward to the leader); SPREAD_TOTAL=100000
+#   MEM=0 (1: after the rest, one member per server gets MEM_KEYS=1000000 distinct keys of VAL_SIZE
+#          through keel-bench put --sequential-keys, then its RssAnon/RssFile are read; 4-5 min)
 #   HEARTBEAT=100 ELECTION=1000 (ms, etcd's defaults, passed to both servers)
 #   ONLY=etcd|keel (run one server)   SKIP_BUILD=1 (reuse the last build)
 #   SCRATCH=.build-bench (SwiftPM scratch path)   KEEP_WORK=1 (keep logs and data dirs)
-#   FSYNC_PROBES=200 (fdatasync samples per probe; 0 skips the probe)
-#   WATCH=1 (default; 0 skips) for 1 member: the watch fan-out workload after put and range:
-#            WATCH_STREAMS=10 x WATCH_PER_STREAM=100 watchers on the key space's range (over
-#            WATCH_CONNS=1 connections), WATCH_PUTS=20000 puts with the put workload's flags, then
-#            events/s keel vs etcd and put req/s with watchers vs the put workload alone (issue #8)
-#   KEEL=path (a keel binary to run instead of the one just built)
+#   FSYNC_PROBES=1000 (4 KiB pwrite + fdatasync samples of the probe; 0 skips it)
+#   WATCH=0 (1: for 1 member the watch fan-out workload after put (issue 8): WATCH_STREAMS=10 x
+#            WATCH_PER_STREAM=100 watchers over WATCH_CONNS=1 connections, WATCH_PUTS=20000 puts)
+#   KEEL=path (a keel binary to run instead of the one just built)  BENCH=path (a keel-bench binary)
 #   TLS=1 serves every client and peer URL over https with mutual certificate auth (--cert-file,
 #          --key-file, --trusted-ca-file, --client-cert-auth and the --peer-* equivalents), certificates
-#          made with openssl (EC P-256) in the work dir; keel-bench connects over TLS (ALPN h2) to both
-#   NICE=-10 runs every server and keel-bench at that niceness (needs root): shields a run from
+#          made with openssl (EC P-256) in the work dir; keel-bench connects over TLS (ALPN h2) to both;
+#          h2load cannot present a client certificate, so its rows are skipped (H2LOAD=0)
+#   NICE=-10 runs every server and load generator at that niceness (needs root): shields a run from
 #            background jobs on a shared machine, equally for both servers (default: unchanged)
 set -euo pipefail
 
@@ -35,32 +41,37 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRATCH=${SCRATCH:-$ROOT/.build-bench}
 MEMBERS=${MEMBERS:-"1 3"}
 CONNS=${CONNS:-16}
-CLIENTS=${CLIENTS:-256}
-CLIENTS_3=${CLIENTS_3:-512}
+CLIENTS=${CLIENTS:-512}
 PUT_TOTAL=${PUT_TOTAL:-200000}
-RANGE_TOTAL=${RANGE_TOTAL:-100000}
 PUT_TOTAL_3=${PUT_TOTAL_3:-100000}
-RANGE_TOTAL_3=${RANGE_TOTAL_3:-50000}
+ONE_TOTAL=${ONE_TOTAL:-3000}
+RANGE_TOTAL=${RANGE_TOTAL:-50000}
+RANGES_ON_1=${RANGES_ON_1:-0}
+H2LOAD=${H2LOAD:-1}
+H2_PUT_TOTAL=${H2_PUT_TOTAL:-100000}
+H2_RANGE_TOTAL=${H2_RANGE_TOTAL:-50000}
 SPREAD=${SPREAD:-1}
 SPREAD_TOTAL=${SPREAD_TOTAL:-100000}
+MEM=${MEM:-0}
+MEM_KEYS=${MEM_KEYS:-1000000}
 KEY_SIZE=${KEY_SIZE:-8}
 VAL_SIZE=${VAL_SIZE:-256}
 KEY_SPACE=${KEY_SPACE:-100000}
 THREADS=${THREADS:-1}
-RANGE_CONSISTENCY=${RANGE_CONSISTENCY:-l}
 HEARTBEAT=${HEARTBEAT:-100}
 ELECTION=${ELECTION:-1000}
 ONLY=${ONLY:-}
-FSYNC_PROBES=${FSYNC_PROBES:-200}
+FSYNC_PROBES=${FSYNC_PROBES:-1000}
 READY_TIMEOUT=${READY_TIMEOUT:-60}
 NICE=${NICE:-}
-WATCH=${WATCH:-1}
+WATCH=${WATCH:-0}
 WATCH_STREAMS=${WATCH_STREAMS:-10}
 WATCH_PER_STREAM=${WATCH_PER_STREAM:-100}
 WATCH_CONNS=${WATCH_CONNS:-1}
 WATCH_PUTS=${WATCH_PUTS:-20000}
 WATCH_TIMEOUT=${WATCH_TIMEOUT:-120}
 TLS=${TLS:-0}
+[[ "$TLS" == 1 ]] && H2LOAD=0
 RUN=()
 [[ -n "$NICE" ]] && RUN=(nice -n "$NICE")
 
@@ -79,7 +90,11 @@ if [[ -z "${SKIP_BUILD:-}" ]]; then
     done
 fi
 BIN=$(cd "$ROOT" && swift build --scratch-path "$SCRATCH" -c release --show-bin-path)
-BENCH="$BIN/keel-bench"
+BENCH=${BENCH:-$BIN/keel-bench}
+H2LOAD_BIN=$(command -v h2load || true)
+if [[ "$H2LOAD" == 1 && -z "$H2LOAD_BIN" ]]; then
+    echo "h2load not found (apt-get install nghttp2-client), or H2LOAD=0 to skip its rows" >&2; exit 2
+fi
 KEEL=${KEEL:-$BIN/keel}
 ETCD=${ETCD:-$(command -v etcd)}
 ETCDCTL=${ETCDCTL:-$(command -v etcdctl)}
@@ -240,25 +255,28 @@ stop_cluster() {
 
 declare -A RESULT
 
-# bench KEY ENDPOINTS ARGS...: runs keel-bench, stores its JSON with the CPU the leader, the
-# followers and keel-bench itself spent per completed request (µs) added.
-bench() {
-    local key=$1 endpoints=$2
+# measure KEY KIND CMD...: runs a load generator (KIND keel-bench or h2load) in the background
+# (so Ctrl-C or a TERM reaches the trap at once), then stores one JSON line of what it reported,
+# with the CPU the leader, the followers and the generator spent, and the cluster's revision
+# before and after (for h2load, which cannot see gRPC errors: a Put counts when it made a revision).
+measure() {
+    local key=$1 kind=$2
     shift 2
-    local i before=() after=() out rc=0
+    local i before=() after=() rc=0 rev_before rev_after
+    rev_before=$(revision)
     for ((i = 0; i < ${#MEMBER_PIDS[@]}; i++)); do before+=("$(cpu_ticks "${MEMBER_PIDS[i]}")"); done
-    # In the background and waited for, so that Ctrl-C or a TERM reaches the trap at once.
-    ${RUN[@]+"${RUN[@]}"} "$BENCH" "$@" --endpoint "$endpoints" --conns "$CONNS" --threads "$THREADS" --json ${BENCH_TLS[@]+"${BENCH_TLS[@]}"} \
-        >"$WORK/bench.out" 2>"$WORK/bench.err" &
+    local t0=$(date +%s.%N)
+    ${RUN[@]+"${RUN[@]}"} "$@" >"$WORK/bench.out" 2>"$WORK/bench.err" &
     BENCH_PID=$!
     PIDS+=("$BENCH_PID")
     wait "$BENCH_PID" || rc=$?
     forget_pids "$BENCH_PID"
+    local t1=$(date +%s.%N)
     if ((rc != 0)); then
-        echo "keel-bench failed (exit $rc):" >&2; cat "$WORK/bench.err" "$WORK/bench.out" >&2; return 1
+        echo "$kind failed (exit $rc): $*" >&2; cat "$WORK/bench.err" "$WORK/bench.out" >&2; return 1
     fi
     for ((i = 0; i < ${#MEMBER_PIDS[@]}; i++)); do after+=("$(cpu_ticks "${MEMBER_PIDS[i]}")"); done
-    out=$(cat "$WORK/bench.out")
+    rev_after=$(revision)
     local leader_ticks=0 follower_ticks=0
     for ((i = 0; i < ${#MEMBER_PIDS[@]}; i++)); do
         if ((i == LEADER)); then
@@ -267,19 +285,36 @@ bench() {
             follower_ticks=$((follower_ticks + after[i] - before[i]))
         fi
     done
-    RESULT[$key]=$(python3 - "$out" "$leader_ticks" "$follower_ticks" "$CLK_TCK" "$((${#MEMBER_PIDS[@]} - 1))" "$key" <<'PY'
-import json, sys
-r = json.loads(sys.argv[1])
-leader, followers, tck, nf = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    RESULT[$key]=$(python3 - "$WORK/bench.out" "$kind" "$leader_ticks" "$follower_ticks" "$CLK_TCK" \
+                     "$((${#MEMBER_PIDS[@]} - 1))" "$key" "$rev_before" "$rev_after" <<'PY'
+import json, re, sys
+path, kind = sys.argv[1], sys.argv[2]
+leader, followers, tck, nf = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+key, rev0, rev1 = sys.argv[7], int(sys.argv[8]), int(sys.argv[9])
+text = open(path).read()
+if kind == "keel-bench":
+    r = json.loads(text.strip().splitlines()[-1])
+else:  # h2load's text report
+    def unit(v):
+        m = re.match(r"([\d.]+)(us|ms|s)$", v)
+        return float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
+    rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", text).group(1))
+    req = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", text)
+    t = re.search(r"time for request:\s+(\S+)\s+(\S+)\s+(\S+)", text)
+    total, succeeded = int(req.group(1)), int(req.group(3))
+    r = {"op": key.split(".")[-1], "total": total, "requests_per_sec": rps, "errors": total - succeeded,
+         "mean_ms": unit(t.group(3)), "max_ms": unit(t.group(2)), "p50_ms": None, "p99_ms": None, "cpu_s": 0}
+    # HTTP 200 with a non-OK grpc-status counts as succeeded in h2load: for Puts, the revisions
+    # the cluster made tell how many were applied.
+    if "put" in key:
+        r["errors"] = max(r["errors"], total - (rev1 - rev0))
 n = max(1, int(r["total"]))
 r["cpu_leader_us"] = round(leader / tck / n * 1e6, 1)
 r["cpu_follower_us"] = round(followers / tck / n * 1e6 / nf, 1) if nf else None
-r["cpu_bench_us"] = round(float(r.get("cpu_s", 0)) / n * 1e6, 1)
-if r.get("events"):
-    ev = max(1, int(r["events"]))
-    r["cpu_leader_us_per_event"] = round(leader / tck / ev * 1e6, 3)
-    r["cpu_bench_us_per_event"] = round(float(r.get("cpu_s", 0)) / ev * 1e6, 3)
-r["key"] = sys.argv[6]
+r["cpu_all_s_per_10k"] = round((leader + followers) / tck / n * 1e4, 3)
+r["cpu_leader_s_per_10k"] = round(leader / tck / n * 1e4, 3)
+r["revisions"] = rev1 - rev0
+r["key"] = key
 print(json.dumps(r))
 PY
     )
@@ -287,59 +322,191 @@ PY
     echo "${RESULT[$key]}" >>"$WORK/results.jsonl"
 }
 
+# revision: the leader's store revision (etcdctl endpoint status), 0 if it cannot tell.
+revision() {
+    local ep=${CLIENT_EPS[LEADER]}
+    [[ "$TLS" == 1 ]] && ep="https://$ep"
+    ETCDCTL_API=3 "$ETCDCTL" --endpoints "$ep" ${CTL_TLS[@]+"${CTL_TLS[@]}"} --dial-timeout 2s --command-timeout 5s \
+        endpoint status -w json 2>/dev/null |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Status"]["header"]["revision"])' 2>/dev/null || echo 0
+}
+
+# bench KEY ENDPOINTS ARGS...: keel-bench ARGS against ENDPOINTS, JSON out.
+bench() {
+    local key=$1 endpoints=$2
+    shift 2
+    measure "$key" keel-bench "$BENCH" "$@" --endpoints "$endpoints" --threads "$THREADS" --json ${BENCH_TLS[@]+"${BENCH_TLS[@]}"}
+}
+
+# grpc_body FILE put|range-l|range-s: one framed gRPC request for h2load's --data: a Put of a
+# VAL_SIZE random value, or a Range, of one KEY_SIZE key (h2load sends the same body every time).
+grpc_body() {
+    python3 - "$1" "$2" "$KEY_SIZE" "$VAL_SIZE" <<'PY'
+import os, struct, sys
+path, what, ks, vs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def varint(n):
+    out = b""
+    while n >= 0x80: out += bytes([n & 0x7f | 0x80]); n >>= 7
+    return out + bytes([n])
+key = b"0" * ks
+msg = b"\x0a" + varint(len(key)) + key                         # field 1: key
+if what == "put":
+    value = os.urandom(vs)
+    msg += b"\x12" + varint(len(value)) + value                # PutRequest.value (2)
+elif what == "range-s":
+    msg += b"\x38\x01"                                         # RangeRequest.serializable (7)
+open(path, "wb").write(b"\x00" + struct.pack(">I", len(msg)) + msg)
+PY
+}
+
+# h2 KEY ENDPOINT PATH BODY TOTAL: h2load with CONNS connections x (CLIENTS / CONNS) streams each.
+h2() {
+    local key=$1 endpoint=$2 path=$3 body=$4 total=$5
+    measure "$key" h2load "$H2LOAD_BIN" -n "$total" -c "$CONNS" -m $((CLIENTS / CONNS)) -t 1 \
+        --data="$body" -H "content-type: application/grpc" -H "te: trailers" "http://$endpoint$path"
+}
+
 # run_server NAME BINARY N
 run_server() {
     local name=$1 binary=$2 n=$3
-    local clients=$CLIENTS put_total=$PUT_TOTAL range_total=$RANGE_TOTAL
-    if ((n == 3)); then clients=$CLIENTS_3 put_total=$PUT_TOTAL_3 range_total=$RANGE_TOTAL_3; fi
+    local put_total=$PUT_TOTAL
+    ((n == 3)) && put_total=$PUT_TOTAL_3
     echo "== $name x$n: starting" >&2
     start_cluster "$name" "$binary" "$n"
     local leader=${CLIENT_EPS[LEADER]} all
     all=$(IFS=,; echo "${CLIENT_EPS[*]}")
-    echo "== $name x$n: put x$put_total on the leader" >&2
-    bench "$n.$name.put" "$leader" put --clients "$clients" --total "$put_total" \
-        --key-size "$KEY_SIZE" --val-size "$VAL_SIZE" --key-space "$KEY_SPACE"
-    echo "== $name x$n: range ($RANGE_CONSISTENCY) x$range_total on the leader" >&2
-    bench "$n.$name.range" "$leader" range --clients "$clients" --total "$range_total" \
-        --key-size "$KEY_SIZE" --key-space "$KEY_SPACE" --consistency "$RANGE_CONSISTENCY"
+    local keys=(--key-size "$KEY_SIZE" --key-space-size "$KEY_SPACE")
+    echo "== $name x$n: put x$put_total ($CONNS conns, $CLIENTS clients) on the leader" >&2
+    bench "$n.$name.put" "$leader" put --conns "$CONNS" --clients "$CLIENTS" --total "$put_total" \
+        --val-size "$VAL_SIZE" "${keys[@]}"
+    echo "== $name x$n: put x$ONE_TOTAL, one client (fdatasync probe first)" >&2
+    fsync_record "$n.$name.fsync"
+    bench "$n.$name.put1" "$leader" put --conns 1 --clients 1 --total "$ONE_TOTAL" --val-size "$VAL_SIZE" "${keys[@]}" --seed 4
+    if [[ "$H2LOAD" == 1 ]]; then
+        echo "== $name x$n: h2load put x$H2_PUT_TOTAL" >&2
+        h2 "$n.$name.h2put" "$leader" /etcdserverpb.KV/Put "$WORK/put.body" "$H2_PUT_TOTAL"
+    fi
+    if ((n == 3)) || [[ "$RANGES_ON_1" == 1 ]]; then
+        for c in l s; do
+            echo "== $name x$n: range ($c) x$RANGE_TOTAL on the leader" >&2
+            bench "$n.$name.range-$c" "$leader" range --conns "$CONNS" --clients "$CLIENTS" --total "$RANGE_TOTAL" \
+                "${keys[@]}" --consistency "$c"
+            if [[ "$H2LOAD" == 1 ]]; then
+                h2 "$n.$name.h2range-$c" "$leader" /etcdserverpb.KV/Range "$WORK/range-$c.body" "$H2_RANGE_TOTAL"
+            fi
+        done
+    fi
     if ((n == 1)) && [[ "$WATCH" == 1 ]]; then
         echo "== $name x$n: watch: $WATCH_STREAMS streams x $WATCH_PER_STREAM watchers, put x$WATCH_PUTS" >&2
-        bench "$n.$name.watch" "$leader" watch --clients "$clients" --puts "$WATCH_PUTS" \
-            --key-size "$KEY_SIZE" --val-size "$VAL_SIZE" --key-space "$KEY_SPACE" --seed 3 \
-            --streams "$WATCH_STREAMS" --watchers-per-stream "$WATCH_PER_STREAM" \
+        bench "$n.$name.watch" "$leader" watch --conns "$CONNS" --clients "$CLIENTS" --put-total "$WATCH_PUTS" \
+            --val-size "$VAL_SIZE" "${keys[@]}" --seed 3 \
+            --streams "$WATCH_STREAMS" --watch-per-stream "$WATCH_PER_STREAM" \
             --watch-conns "$WATCH_CONNS" --watch-timeout "$WATCH_TIMEOUT"
     fi
     if ((n > 1)) && [[ "$SPREAD" == 1 ]]; then
         echo "== $name x$n: put x$SPREAD_TOTAL spread over all members" >&2
-        bench "$n.$name.put-all" "$all" put --clients "$clients" --total "$SPREAD_TOTAL" \
-            --key-size "$KEY_SIZE" --val-size "$VAL_SIZE" --key-space "$KEY_SPACE" --seed 2
+        bench "$n.$name.put-all" "$all" put --conns "$CONNS" --clients "$CLIENTS" --total "$SPREAD_TOTAL" \
+            --val-size "$VAL_SIZE" "${keys[@]}" --seed 2
     fi
     stop_cluster
 }
 
-# fsync_probe DIR: what one small durable append costs on the disk holding the data dirs.
-fsync_probe() {
-    python3 - "$1" "$FSYNC_PROBES" <<'PY'
-import os, sys, time
-d, n = sys.argv[1], int(sys.argv[2])
-def probe(grow):
-    path = os.path.join(d, "fsync-probe")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    block = os.urandom(4096)
-    if not grow:
-        os.posix_fallocate(fd, 0, (n + 1) * 4096)   # size fixed up front, like etcd's WAL segments
-        os.fsync(fd)
-    samples = []
-    for i in range(n):
-        os.pwrite(fd, block, i * 4096)
-        t = time.perf_counter(); os.fdatasync(fd); samples.append(time.perf_counter() - t)
-    os.close(fd); os.unlink(path)
-    samples.sort()
-    us = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))] * 1e6
-    return f"mean {sum(samples) / len(samples) * 1e6:.0f} µs, p50 {us(0.5):.0f} µs, p99 {us(0.99):.0f} µs"
-print(f"fdatasync after a 4 KiB write ({n} samples): preallocated file {probe(False)}; growing file {probe(True)}")
+# run_memory NAME BINARY: one member, MEM_KEYS distinct keys, then its resident memory.
+run_memory() {
+    local name=$1 binary=$2
+    echo "== $name x1: $MEM_KEYS distinct keys for the memory reading" >&2
+    start_cluster "$name-mem" "$binary" 1
+    local size=$(( ${#MEM_KEYS} > KEY_SIZE ? ${#MEM_KEYS} : KEY_SIZE ))
+    bench "1.$name.mem" "${CLIENT_EPS[0]}" put --conns "$CONNS" --clients "$CLIENTS" --total "$MEM_KEYS" \
+        --key-size "$size" --val-size "$VAL_SIZE" --key-space-size "$MEM_KEYS" --sequential-keys
+    local status
+    status=$(cat "/proc/${MEMBER_PIDS[0]}/status")
+    RESULT["1.$name.rss"]=$(python3 - "$status" "$name" <<'PY'
+import json, sys
+fields = dict(l.split(":", 1) for l in sys.argv[1].splitlines() if ":" in l)
+kb = lambda k: int(fields.get(k, "0 kB").split()[0])
+print(json.dumps({"key": f"1.{sys.argv[2]}.rss", "rss_anon_mb": kb("RssAnon") / 1024, "rss_file_mb": kb("RssFile") / 1024,
+                  "rss_mb": kb("VmRSS") / 1024, "hwm_mb": kb("VmHWM") / 1024}))
 PY
+    )
+    echo "   ${RESULT[1.$name.rss]}" >&2
+    echo "${RESULT[1.$name.rss]}" >>"$WORK/results.jsonl"
+    stop_cluster
 }
+
+# fsync_probe DIR: what one small durable append costs on the disk holding the data dirs, timed
+# in C around each fdatasync (4 KiB pwrite into a preallocated file, as etcd's WAL segments are,
+# and into a growing file).
+fsync_probe() {
+    local dir=$1
+    cat >"$WORK/fsync-probe.c" <<'C'
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
+static void probe(const char *path, int n, int prealloc, const char *label) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) { perror("open"); exit(1); }
+    if (prealloc && (posix_fallocate(fd, 0, (off_t)(n + 1) * 4096) != 0 || fsync(fd) != 0)) { perror("fallocate"); exit(1); }
+    char block[4096];
+    memset(block, 0xab, sizeof block);
+    double *us = malloc(sizeof(double) * n), sum = 0;
+    for (int i = 0; i < n; i++) {
+        struct timespec a, b;
+        if (pwrite(fd, block, sizeof block, (off_t)i * 4096) != sizeof block) { perror("pwrite"); exit(1); }
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        if (fdatasync(fd) != 0) { perror("fdatasync"); exit(1); }
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        us[i] = (b.tv_sec - a.tv_sec) * 1e6 + (b.tv_nsec - a.tv_nsec) / 1e3;
+        sum += us[i];
+    }
+    qsort(us, n, sizeof(double), cmp);
+    printf("%s_mean_us=%.0f %s_p50_us=%.0f %s_p99_us=%.0f\n", label, sum / n, label, us[n / 2], label, us[(int)(n * 0.99)]);
+    close(fd);
+    unlink(path);
+    free(us);
+}
+int main(int argc, char **argv) {
+    int n = atoi(argv[2]);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/fsync-probe.dat", argv[1]);
+    probe(path, n, 1, "prealloc");
+    probe(path, n, 0, "grow");
+    return 0;
+}
+C
+    [[ -x "$WORK/fsync-probe" ]] || gcc -O2 -o "$WORK/fsync-probe" "$WORK/fsync-probe.c"
+    "$WORK/fsync-probe" "$dir" "$FSYNC_PROBES"
+}
+
+# fsync_record KEY: the probe again, right before a one-client run, stored as a result line (the
+# disk's latency moves with what else the machine does, so it is measured beside the run it explains).
+fsync_record() {
+    ((FSYNC_PROBES > 0)) || return 0
+    local out
+    out=$(fsync_probe "$WORK")
+    RESULT[$1]=$(python3 - "$out" "$1" <<'PY'
+import json, sys
+kv = dict(x.split("=") for x in sys.argv[1].split())
+print(json.dumps({"key": sys.argv[2], **{k.replace("_us", "_ms"): int(v) / 1000 for k, v in kv.items()}}))
+PY
+    )
+    echo "   ${RESULT[$1]}" >&2
+    echo "${RESULT[$1]}" >>"$WORK/results.jsonl"
+}
+
+if [[ "$H2LOAD" == 1 ]]; then
+    grpc_body "$WORK/put.body" put
+    grpc_body "$WORK/range-l.body" range-l
+    grpc_body "$WORK/range-s.body" range-s
+fi
+
+FSYNC=""
+((FSYNC_PROBES > 0)) && FSYNC=$(fsync_probe "$WORK" | tr '\n' ' ')
 
 SERVERS=(etcd keel)
 [[ -n "$ONLY" ]] && SERVERS=("$ONLY")
@@ -352,75 +519,80 @@ for n in $MEMBERS; do
         esac
     done
 done
-
-FSYNC=""
-((FSYNC_PROBES > 0)) && FSYNC=$(fsync_probe "$WORK")
+if [[ "$MEM" == 1 ]]; then
+    for name in "${SERVERS[@]}"; do
+        case $name in
+            etcd) run_memory etcd "$ETCD" ;;
+            keel) run_memory keel "$KEEL" ;;
+        esac
+    done
+fi
 
 echo
-echo "machine: nproc=$(nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)${NICE:+, servers and keel-bench at nice $NICE}"
-echo "servers: $("$ETCD" --version 2>/dev/null | head -1), keel built from $KEEL_SOURCE"
-[[ -n "$FSYNC" ]] && echo "disk ($WORK): $FSYNC"
-[[ "$TLS" == 1 ]] && echo "transport: TLS (https client and peer URLs, mutual certificate auth, EC P-256 certificates; keel-bench over TLS with ALPN h2)"
-for n in $MEMBERS; do
-    clients=$CLIENTS
-    ((n == 3)) && clients=$CLIENTS_3
-    echo
-    echo "-- $n member(s): conns=$CONNS clients=$clients key=${KEY_SIZE}B value=${VAL_SIZE}B key-space=$KEY_SPACE" \
-         "heartbeat=${HEARTBEAT}ms election=${ELECTION}ms; load on the leader's client endpoint$( ((n > 1)) && [[ "$SPREAD" == 1 ]] && echo ", put-all: on all members")"
-    python3 - "$n" "$WORK/results.jsonl" "${SERVERS[@]}" <<'PY'
+echo "machine: nproc=$(nproc), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)${NICE:+, servers and load generators at nice $NICE}"
+echo "servers: $("$ETCD" --version 2>/dev/null | head -1), keel built from $KEEL_SOURCE; load: keel-bench${H2LOAD_BIN:+ and $("$H2LOAD_BIN" --version 2>/dev/null | head -1)}"
+[[ -n "$FSYNC" ]] && echo "disk ($WORK): fdatasync after a 4 KiB pwrite, $FSYNC_PROBES samples: $FSYNC"
+[[ "$TLS" == 1 ]] && echo "transport: TLS (https client and peer URLs, mutual certificate auth, EC P-256 certificates; keel-bench over TLS with ALPN h2; no h2load rows)"
+echo "shape: $CONNS conns x $((CLIENTS / CONNS)) streams = $CLIENTS clients, key ${KEY_SIZE}B, value ${VAL_SIZE}B, key space $KEY_SPACE," \
+     "heartbeat ${HEARTBEAT}ms, election ${ELECTION}ms; load on the leader's client endpoint"
+python3 - "$WORK/results.jsonl" "$FSYNC" "$MEMBERS" "${SERVERS[@]}" <<'PY'
 import json, sys
-n, path, servers = sys.argv[1], sys.argv[2], sys.argv[3:]
+path, fsync, members, servers = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4:]
 results = {}
 with open(path) as f:
     for line in f:
         r = json.loads(line)
         results[r["key"]] = r
-print(f"{'workload':<10} {'server':<6} {'req/s':>10} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>7}   cpu µs/req: {'leader':>7} {'follower':>8} {'bench':>6}")
-for w in ["put", "range", "put-all", "watch"]:
-    rows = {s: results.get(f"{n}.{s}.{w}") for s in servers}
-    if not any(rows.values()):
+fs = dict(kv.split("=") for kv in fsync.split()) if fsync else {}
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+rows = []  # (label, etcd value, keel value, format, ratio wanted)
+def row(label, key, field, spec=",.0f", scale=1.0):
+    vals = []
+    for s in ("etcd", "keel"):
+        r = results.get(key.format(s=s))
+        v = r.get(field) if r else None
+        vals.append(None if v is None else v * scale)
+    if any(v is not None for v in vals):
+        rows.append((label, vals[0], vals[1], spec))
+for n in members:
+    rows.append((f"-- {n} member{'s' if n != '1' else ''}", None, None, None))
+    row("put req/s (keel-bench)", f"{n}.{{s}}.put", "requests_per_sec")
+    row("put p50 ms (keel-bench)", f"{n}.{{s}}.put", "p50_ms", ".2f")
+    row("put p99 ms (keel-bench)", f"{n}.{{s}}.put", "p99_ms", ".2f")
+    row("put req/s (h2load)", f"{n}.{{s}}.h2put", "requests_per_sec")
+    row("put mean ms (h2load)", f"{n}.{{s}}.h2put", "mean_ms", ".2f")
+    row("put errors (keel-bench)", f"{n}.{{s}}.put", "errors", ",.0f")
+    row("put errors (h2load: not answered 2xx, or no revision made)", f"{n}.{{s}}.h2put", "errors", ",.0f")
+    row("put 1 client mean ms", f"{n}.{{s}}.put1", "mean_ms", ".3f")
+    row("  fdatasync mean ms, 4 KiB, measured just before", f"{n}.{{s}}.fsync", "prealloc_mean_ms", ".3f")
+    row("put 1 client p50 ms", f"{n}.{{s}}.put1", "p50_ms", ".3f")
+    row("put 1 client p99 ms", f"{n}.{{s}}.put1", "p99_ms", ".3f")
+    row("server CPU s / 10k puts, leader", f"{n}.{{s}}.put", "cpu_leader_s_per_10k", ".3f")
+    if n != "1":
+        row("server CPU s / 10k puts, all members", f"{n}.{{s}}.put", "cpu_all_s_per_10k", ".3f")
+    for c, name in (("l", "linearizable"), ("s", "serializable")):
+        row(f"range {name} req/s (keel-bench)", f"{n}.{{s}}.range-{c}", "requests_per_sec")
+        row(f"range {name} p99 ms (keel-bench)", f"{n}.{{s}}.range-{c}", "p99_ms", ".2f")
+        row(f"range {name} req/s (h2load)", f"{n}.{{s}}.h2range-{c}", "requests_per_sec")
+    row("put-all req/s (keel-bench, all members)", f"{n}.{{s}}.put-all", "requests_per_sec")
+    row("put+watch req/s (keel-bench)", f"{n}.{{s}}.watch", "requests_per_sec")
+    row("watch events/s", f"{n}.{{s}}.watch", "events_per_sec")
+if any(k.endswith(".rss") for k in results):
+    rows.append((f"-- memory, 1 member", None, None, None))
+    row("seconds to write the keys", "1.{s}.mem", "seconds", ".1f")
+    row("resident MB after the keys: anonymous", "1.{s}.rss", "rss_anon_mb", ",.0f")
+    row("resident MB after the keys: file-backed", "1.{s}.rss", "rss_file_mb", ",.0f")
+    row("resident MB after the keys: total", "1.{s}.rss", "rss_mb", ",.0f")
+print()
+print(f"{'':<52} {'etcd':>12} {'keel':>12} {'keel/etcd':>10}")
+for label, e, k, spec in rows:
+    if spec is None:
+        print(label)
         continue
-    label = f"range ({rows[servers[0]]['consistency']})" if w == "range" else "put+watch" if w == "watch" else w
-    for s in servers:
-        r = rows[s]
-        if not r:
-            continue
-        f = r["cpu_follower_us"]
-        print(f"{label:<10} {s:<6} {r['requests_per_sec']:>10,.0f} {r['p50_ms']:>8.1f} {r['p90_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['errors']:>7}"
-              f"               {r['cpu_leader_us']:>7.1f} {'-' if f is None else format(f, '.1f'):>8} {r['cpu_bench_us']:>6.1f}")
-    if len(servers) == 2 and rows["keel"] and rows["etcd"]:
-        k, e = rows["keel"], rows["etcd"]
-        ratio = k["requests_per_sec"] / e["requests_per_sec"]
-        line = f"{label:<10} {'ratio':<6} {ratio:>9.2f}x  (keel/etcd throughput); p99 keel {k['p99_ms']:.1f} ms vs etcd {e['p99_ms']:.1f} ms"
-        if w == "put":
-            ok = ratio >= 2 and k["p99_ms"] <= e["p99_ms"]
-            line += f"  -> issue #7 target (>= 2x, p99 no worse): {'met' if ok else 'NOT met'}"
-        print(line)
-watch = {s: results.get(f"{n}.{s}.watch") for s in servers}
-if any(watch.values()):
-    print()
-    w0 = next(r for r in watch.values() if r)
-    print(f"watch fan-out: {w0['streams']} streams, {w0['watchers']} watchers on the key range, {w0['total']} puts"
-          f" (put+watch row above); events counted per WatchResponse")
-    print(f"{'server':<6} {'events/s':>11} {'events':>10} {'expected':>10} {'all in':>6} {'responses':>9} {'secs':>6}"
-          f"   {'put/s alone':>11} {'put/s watched':>13} {'with/alone':>10}   cpu µs/event: {'server':>6} {'bench':>6}")
-    rel = {}
-    for s in servers:
-        r, p = watch[s], results.get(f"{n}.{s}.put")
-        if not r:
-            continue
-        alone = p["requests_per_sec"] if p else float("nan")
-        rel[s] = r["requests_per_sec"] / alone if p else float("nan")
-        print(f"{s:<6} {r['events_per_sec']:>11,.0f} {r['events']:>10} {r['events_expected']:>10} {'yes' if r['events_complete'] else 'NO':>6}"
-              f" {r['responses']:>9} {r['events_seconds']:>6.2f}   {alone:>11,.0f} {r['requests_per_sec']:>13,.0f} {rel[s]:>10.2f}"
-              f"                 {r['cpu_leader_us_per_event']:>6.3f} {r['cpu_bench_us_per_event']:>6.3f}")
-    if watch.get("keel") and watch.get("etcd"):
-        k, e = watch["keel"], watch["etcd"]
-        ev = k["events_per_sec"] / e["events_per_sec"] if e["events_per_sec"] else float("nan")
-        ok1 = ev >= 1 and k["events_complete"]
-        ok2 = rel["keel"] >= rel["etcd"]
-        print(f"ratio  events/s keel/etcd {ev:.2f}x -> issue #8 target (>= etcd's, every event delivered): {'met' if ok1 else 'NOT met'}")
-        print(f"       put/s with watchers / alone: keel {rel['keel']:.2f} vs etcd {rel['etcd']:.2f}"
-              f" (keel {rel['keel'] / rel['etcd']:.2f}x etcd's) -> issue #8 target (no worse relative to etcd): {'met' if ok2 else 'NOT met'}")
+    ratio = f"{k / e:.2f}x" if e and k is not None else ""
+    print(f"  {label:<50} {fmt(e, spec):>12} {fmt(k, spec):>12} {ratio:>10}")
+if fs:
+    print(f"\nfdatasync at the start (4 KiB, preallocated file): mean {fs['prealloc_mean_us']} µs, p50 {fs['prealloc_p50_us']} µs, p99 {fs['prealloc_p99_us']} µs;"
+          f" growing file: mean {fs['grow_mean_us']} µs, p50 {fs['grow_p50_us']} µs, p99 {fs['grow_p99_us']} µs")
 PY
-done

@@ -11,7 +11,7 @@ final class BenchClient: HTTP2StreamDelegate {
     private let headers: HTTP2Headers
     /// The template, patched in place per request (unique, so patching never copies).
     private var request: ByteBuffer
-    private let keyOffset: Int
+    private let keyOffsets: [Int]
     private let keySize: Int
     private let keyChoice: KeyChoice
     private var random: SplitMix64
@@ -28,11 +28,11 @@ final class BenchClient: HTTP2StreamDelegate {
     }
 
     init(worker: LoopWorker, connection: HTTP2Connection, headers: HTTP2Headers, template: RequestTemplate,
-         fixedKey: [UInt8]?, keyChoice: KeyChoice, seed: UInt64, firstSequence: Int) {
+         keyChoice: KeyChoice, seed: UInt64, firstSequence: Int) {
         self.worker = worker
         self.connection = connection
         self.headers = headers
-        self.keyOffset = template.keyOffset
+        self.keyOffsets = template.keyOffsets
         self.keySize = template.keySize
         self.keyChoice = keyChoice
         self.random = SplitMix64(seed: seed)
@@ -41,30 +41,44 @@ final class BenchClient: HTTP2StreamDelegate {
         request.reserveCapacity(template.framed.readableBytes)
         var copy = template.framed
         request.writeBuffer(&copy)
-        if let fixedKey {
-            precondition(fixedKey.count == template.keySize, "fixed key length differs from the template's")
-            request.setBytes(fixedKey, at: request.readerIndex + template.keyOffset)
-        }
         self.request = request
     }
 
     /// Sends requests until the worker's budget is spent; a request that cannot even start
     /// (connection gone) counts as an error and the loop moves on, so this always terminates.
+    /// Under `--rate` a request whose slot is still ahead is sent when it comes.
     func sendNext() {
-        while worker.takeRequest() {
+        while true {
+            switch worker.takeRequest() {
+            case .done:
+                worker.clientFinished()
+                return
+            case .at(let deadline):
+                worker.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+                    if !send() { sendNext() }
+                }
+                return
+            case .now:
+                if send() { return }
+            }
+        }
+    }
+
+    /// Starts one request; false if the stream could not start (counted as an error).
+    private func send() -> Bool {
+        do {
             patchKey()
             status = nil
             statusMessage = nil
             startedAt = NIODeadline.now().uptimeNanoseconds
             guard let stream = HTTP2ClientSetup.start(connection, headers: headers, delegate: self) else {
                 worker.recordError("connection is closed")
-                continue
+                return false
             }
             stream.write(request)
             stream.finish()
-            return
+            return true
         }
-        worker.clientFinished()
     }
 
     @inline(__always)
@@ -77,9 +91,17 @@ final class BenchClient: HTTP2StreamDelegate {
             index = sequence % keySpace
             sequence += 1
         }
-        let range = keyOffset..<keyOffset + keySize
+        let keySpace: Int
+        switch keyChoice {
+        case .random(let space), .sequential(let space): keySpace = space
+        case .fixed: return
+        }
         request.withUnsafeMutableReadableBytes { bytes in
-            KeyFormat.write(index, into: UnsafeMutableRawBufferPointer(rebasing: bytes[range]))
+            // Several ops (txn-put): consecutive keys from the drawn one, distinct while ops <= key space.
+            for (op, offset) in keyOffsets.enumerated() {
+                let key = (index + op) % keySpace
+                KeyFormat.write(key, into: UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<offset + keySize]))
+            }
         }
     }
 

@@ -2,18 +2,36 @@
 import Glibc
 #endif
 
-/// The outcome of a run, printed for people or as one JSON line for scripts.
+/// The outcome of a run, printed like etcd's `benchmark` (summary, histogram, latency
+/// distribution) or as one JSON line for scripts.
 struct BenchReport: Sendable {
-    let options: BenchOptions
+    /// What ran, e.g. "put", "range", "txn-put", "watch", "watch-latency", "lease-keepalive".
+    let op: String
+    let conns: Int
+    let clients: Int
     let seconds: Double
     let histogram: LatencyHistogram
     let errors: Int
     let firstError: String?
+    /// Fields only some runs have (key and value sizes, consistency, ...), for the JSON line.
+    var details: [(String, String)] = []
     /// User + system CPU this process spent (connecting included), so scripts can tell the
     /// generator's share of the cores from the server's.
     var cpuSeconds: Double = BenchReport.processCPUSeconds()
     /// `watch` only: what the watchers received while the puts ran.
     var watch: WatchSummary?
+    var watchShape: (streams: Int, perStream: Int, conns: Int) = (0, 0, 0)
+
+    init(op: String, conns: Int, clients: Int, seconds: Double, histogram: LatencyHistogram, errors: Int,
+         firstError: String?) {
+        self.op = op
+        self.conns = conns
+        self.clients = clients
+        self.seconds = seconds
+        self.histogram = histogram
+        self.errors = errors
+        self.firstError = firstError
+    }
 
     static func processCPUSeconds() -> Double {
         var usage = rusage()
@@ -27,25 +45,40 @@ struct BenchReport: Sendable {
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
-    var completed: Int { Int(histogram.count) + errors }
-    var requestsPerSecond: Double { seconds > 0 ? Double(histogram.count) / seconds : 0 }
+    var successes: Int { Int(histogram.totalCount) }
+    var completed: Int { successes + errors }
+    var requestsPerSecond: Double { seconds > 0 ? Double(successes) / seconds : 0 }
 
-    private func millis(_ micros: UInt64) -> String { format(Double(micros) / 1000, decimals: 3) }
+    private func percentileMicros(_ p: Double) -> UInt64 { successes == 0 ? 0 : histogram.valueAtPercentile(p) }
+    private func ms(_ micros: UInt64) -> String { format(Double(micros) / 1000, decimals: 3) }
+    private func secs(_ micros: Double) -> String { format(micros / 1e6, decimals: 4) }
+
+    static let percentiles: [Double] = [10, 25, 50, 75, 90, 95, 99, 99.9]
 
     var text: String {
-        var lines: [String] = []
-        let what = options.operation != .range
-            ? "\(options.operation == .watch ? "watch + " : "")put: key \(options.keySize) B, value \(options.valueSize) B, key space \(options.keySpace)"
-            : "range (\(options.serializable ? "serializable" : "linearizable")): key \(options.fixedKey?.count ?? options.keySize) B"
-        lines.append(what)
-        lines.append("  \(options.conns) conns, \(options.clients) clients, \(completed) requests in \(format(seconds, decimals: 3)) s")
-        lines.append("  requests/sec  \(format(requestsPerSecond, decimals: 1))")
-        lines.append("  errors        \(errors)\(firstError.map { " (first: \($0))" } ?? "")")
-        lines.append("  latency ms    p50 \(millis(histogram.percentile(0.5)))  p90 \(millis(histogram.percentile(0.9)))"
-                     + "  p99 \(millis(histogram.percentile(0.99)))  max \(millis(histogram.maxMicros))"
-                     + "  mean \(format(histogram.meanMicros / 1000, decimals: 3))")
+        var lines = ["", "Summary:"]
+        lines.append("  Total:\t\(format(seconds, decimals: 4)) secs.")
+        if successes > 0 {
+            lines.append("  Slowest:\t\(secs(Double(histogram.max))) secs.")
+            lines.append("  Fastest:\t\(secs(Double(histogram.min))) secs.")
+            lines.append("  Average:\t\(secs(histogram.mean)) secs.")
+            lines.append("  Stddev:\t\(secs(histogram.stdDeviation)) secs.")
+        }
+        lines.append("  Requests/sec:\t\(format(requestsPerSecond, decimals: 4))")
+        lines.append("")
+        lines += histogramLines
+        lines.append("")
+        lines.append("Latency distribution:")
+        for p in Self.percentiles {
+            lines.append("  \(p == 99.9 ? "99.9" : String(Int(p)))% in \(secs(Double(percentileMicros(p)))) secs.")
+        }
+        lines.append("")
+        lines.append("\(op): \(conns) conns, \(clients) clients, \(completed) requests, \(errors) errors"
+                     + (firstError.map { " (first: \($0))" } ?? ""))
+        lines.append("  p50 \(ms(percentileMicros(50))) ms  p90 \(ms(percentileMicros(90))) ms  p99 \(ms(percentileMicros(99))) ms"
+                     + "  p99.9 \(ms(percentileMicros(99.9))) ms")
         if let watch {
-            lines.append("  watchers      \(watch.watchers) (\(options.streams) streams x \(options.watchersPerStream), \(options.watchConns) conns),"
+            lines.append("  watchers      \(watch.watchers) (\(watchShape.streams) streams x \(watchShape.perStream), \(watchShape.conns) conns),"
                          + " created in \(format(watch.createSeconds, decimals: 3)) s")
             lines.append("  events        \(watch.events) of \(watch.expected) expected in \(watch.responses) responses,"
                          + " \(format(watch.seconds, decimals: 3)) s from the first put to the last event")
@@ -56,43 +89,70 @@ struct BenchReport: Sendable {
         return lines.joined(separator: "\n")
     }
 
+    /// etcd's "Response time histogram": ten equal buckets from the fastest to the slowest answer.
+    private var histogramLines: [String] {
+        var lines = ["Response time histogram:"]
+        guard successes > 0 else { return lines }
+        let low = Double(histogram.min), high = Double(histogram.max)
+        let step = max((high - low) / 10, 1)
+        var counts = [UInt64](repeating: 0, count: 11)
+        for value in histogram.recordedValues() {
+            let index = min(10, Int((Double(value.value) - low) / step))
+            counts[max(0, index)] += UInt64(value.count)
+        }
+        let most = max(counts.max() ?? 1, 1)
+        for (i, count) in counts.enumerated() {
+            let bar = String(repeating: "∎", count: Int(count * 40 / most))
+            lines.append("  \(secs(low + Double(i) * step)) [\(count)]\t|\(bar)")
+        }
+        return lines
+    }
+
     var json: String {
-        let fields: [(String, String)] = [
-            ("op", quoted(options.operation.rawValue)),
-            ("consistency", quoted(options.serializable ? "s" : "l")),
-            ("conns", "\(options.conns)"), ("clients", "\(options.clients)"),
-            ("total", "\(completed)"), ("key_size", "\(options.keySize)"), ("val_size", "\(options.valueSize)"),
+        var fields: [(String, String)] = [
+            ("op", quoted(op)),
+            ("conns", "\(conns)"), ("clients", "\(clients)"),
+            ("total", "\(completed)"),
             ("seconds", format(seconds, decimals: 4)),
             ("requests_per_sec", format(requestsPerSecond, decimals: 1)),
             ("errors", "\(errors)"),
-            ("p50_ms", millis(histogram.percentile(0.5))), ("p90_ms", millis(histogram.percentile(0.9))),
-            ("p99_ms", millis(histogram.percentile(0.99))), ("max_ms", millis(histogram.maxMicros)),
+            ("p50_ms", ms(percentileMicros(50))), ("p90_ms", ms(percentileMicros(90))),
+            ("p99_ms", ms(percentileMicros(99))), ("p999_ms", ms(percentileMicros(99.9))),
+            ("mean_ms", format(successes == 0 ? 0 : histogram.mean / 1000, decimals: 3)),
+            ("max_ms", ms(successes == 0 ? 0 : histogram.max)),
             ("cpu_s", format(cpuSeconds, decimals: 3)),
             ("first_error", firstError.map(quoted) ?? "null"),
-        ] + (watch.map { w in [
-            ("streams", "\(options.streams)"), ("watchers", "\(w.watchers)"),
-            ("create_seconds", format(w.createSeconds, decimals: 4)),
-            ("events", "\(w.events)"), ("events_expected", "\(w.expected)"), ("responses", "\(w.responses)"),
-            ("events_seconds", format(w.seconds, decimals: 4)),
-            ("events_per_sec", format(w.eventsPerSecond, decimals: 1)),
-            ("events_complete", w.complete ? "true" : "false"), ("watch_errors", "\(w.errors)"),
-            ("watch_first_error", w.firstError.map(quoted) ?? "null"),
-        ] } ?? [])
+        ]
+        fields += details
+        fields.append(("histogram_ms", "[" + Self.percentiles.map { "[\($0),\(ms(percentileMicros($0)))]" }.joined(separator: ",") + "]"))
+        if let w = watch {
+            fields += [
+                ("streams", "\(watchShape.streams)"), ("watchers", "\(w.watchers)"),
+                ("create_seconds", format(w.createSeconds, decimals: 4)),
+                ("events", "\(w.events)"), ("events_expected", "\(w.expected)"), ("responses", "\(w.responses)"),
+                ("events_seconds", format(w.seconds, decimals: 4)),
+                ("events_per_sec", format(w.eventsPerSecond, decimals: 1)),
+                ("events_complete", w.complete ? "true" : "false"), ("watch_errors", "\(w.errors)"),
+                ("watch_first_error", w.firstError.map(quoted) ?? "null"),
+            ]
+        }
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
+}
 
-    private func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
+func quoted(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: out.unicodeScalars.append(scalar)
         }
-        return out + "\""
     }
+    return out + "\""
 }
 
 /// What the watchers of a `watch` run received.

@@ -1,3 +1,4 @@
+import KeelClient
 import NIOCore
 import NIOPosix
 import Transport
@@ -5,7 +6,7 @@ import Transport
 /// One benchmark run: open the connections, place clients on them, spend the request budget,
 /// merge what every event loop measured.
 enum BenchRun {
-    static func run(_ options: BenchOptions) async throws -> BenchReport {
+    static func run(_ options: LoadSpec) async throws -> BenchReport {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
         let result: Result<BenchReport, Error>
         do {
@@ -17,7 +18,7 @@ enum BenchRun {
         return try result.get()
     }
 
-    private static func run(_ options: BenchOptions, on group: EventLoopGroup) async throws -> BenchReport {
+    private static func run(_ options: LoadSpec, on group: EventLoopGroup) async throws -> BenchReport {
         let loops = (0..<options.threads).map { _ in group.next() }
         let tls = try tlsSecurity(options)
         let scheme = tls == nil ? "http" : "https"
@@ -34,14 +35,20 @@ enum BenchRun {
         }
         defer { for channel in channels { channel.close(promise: nil) } }  // before the group shuts down
 
-        let template: RequestTemplate = switch options.operation {
+        let template: RequestTemplate = switch options.kind {
         case .put, .watch: .put(keySize: options.keySize, valueSize: options.valueSize, seed: options.seed)
-        case .range: .range(keySize: options.fixedKey?.count ?? options.keySize, serializable: options.serializable)
+        case .txnPut: .txnPut(keySize: options.keySize, valueSize: options.valueSize, ops: options.txnOps, seed: options.seed)
+        case .range:
+            if let key = options.rangeKey {
+                .range(key: key, rangeEnd: options.rangeEnd, serializable: options.serializable)
+            } else {
+                .range(keySize: options.keySize, rangeEnd: options.rangeEnd, serializable: options.serializable)
+            }
         }
         let endpoint = options.endpoints[0]
         var trackers: [NIOLoopBound<WatchTracker>] = []
         var createSeconds = 0.0
-        if options.operation == .watch {
+        if options.kind == .watch {
             let openedAt = NIODeadline.now().uptimeNanoseconds
             trackers = try await openWatchers(options, loops: loops, channels: &channels, tls: tls)
             createSeconds = Double(NIODeadline.now().uptimeNanoseconds - openedAt) / 1e9
@@ -65,20 +72,23 @@ enum BenchRun {
         }
         precondition(leftover == 0 && budgets.reduce(0, +) == options.total, "budget split")
 
+        let progress = options.progress ? ProgressCounter(total: options.total) : nil
         var workers: [NIOLoopBound<LoopWorker>] = []
         for (loopIndex, loop) in loops.enumerated() {
             let budget = budgets[loopIndex]
             let connections = connections
+            // --rate: each loop paces its share, in proportion to its clients.
+            let loopRate = options.rate * Double(clientsPerLoop[loopIndex]) / Double(options.clients)
             let worker = try await loop.submit {
-                let worker = LoopWorker(eventLoop: loop, budget: budget)
+                let worker = LoopWorker(eventLoop: loop, budget: budget, ratePerSecond: loopRate, progress: progress)
                 for client in 0..<options.clients where clientLoop(client) == loopIndex {
                     let keyChoice: BenchClient.KeyChoice =
-                        options.fixedKey != nil ? .fixed
+                        options.rangeKey != nil ? .fixed
                         : options.sequentialKeys ? .sequential(keySpace: options.keySpace)
                         : .random(keySpace: options.keySpace)
                     worker.add(BenchClient(
                         worker: worker, connection: connections[client % options.conns], headers: headers,
-                        template: template, fixedKey: options.fixedKey, keyChoice: keyChoice,
+                        template: template, keyChoice: keyChoice,
                         seed: options.seed &+ UInt64(client) &* 0x9E37_79B9,
                         // Sequential keys: interleave clients so together they walk the key space.
                         firstSequence: client * max(1, options.total / options.clients)))
@@ -88,6 +98,7 @@ enum BenchRun {
             workers.append(worker)
         }
 
+        let bar = progress.map(ProgressBar.init)
         let startedAt = NIODeadline.now().uptimeNanoseconds
         var futures: [EventLoopFuture<WorkerResult>] = []
         for worker in workers {
@@ -96,23 +107,30 @@ enum BenchRun {
                 return worker.value.result
             }.get())
         }
-        var histogram = LatencyHistogram()
+        var histogram = LatencyRecorder.makeHistogram()
         var errors = 0
         var firstError: String?
         var finishedAt = startedAt
         for future in futures {
             let result = try await future.get()
-            histogram.merge(result.histogram)
+            histogram.add(result.histogram)
             errors += result.errors
             if firstError == nil { firstError = result.firstError }
             finishedAt = max(finishedAt, result.finishedAtNanos)
         }
         // Keep the workers (and their clients) alive until every result is in.
         withExtendedLifetime(workers) {}
-        var report = BenchReport(options: options, seconds: Double(finishedAt - startedAt) / 1e9,
+        bar?.finish()
+        var report = BenchReport(op: options.kind.rawValue, conns: options.conns, clients: options.clients,
+                                 seconds: Double(finishedAt - startedAt) / 1e9,
                                  histogram: histogram, errors: errors, firstError: firstError)
+        report.details = [("key_size", "\(options.keySize)"), ("val_size", "\(options.valueSize)"),
+                          ("key_space", "\(options.keySpace)"), ("consistency", quoted(options.serializable ? "s" : "l")),
+                          ("rate", format(options.rate, decimals: 1))]
+        if options.kind == .txnPut { report.details.append(("txn_ops", "\(options.txnOps)")) }
+        report.watchShape = (options.streams, options.watchersPerStream, options.watchConns)
         if !trackers.isEmpty {
-            report.watch = try await collectEvents(trackers, puts: Int(histogram.count), startedAt: startedAt,
+            report.watch = try await collectEvents(trackers, puts: Int(histogram.totalCount), startedAt: startedAt,
                                                    timeout: .seconds(Int64(options.watchTimeout)))
             report.watch?.createSeconds = createSeconds
             report.cpuSeconds = BenchReport.processCPUSeconds()  // the event counting included
@@ -122,7 +140,7 @@ enum BenchRun {
 
     /// Opens the watch streams (stream i on watch connection i % watchConns) with their watchers on
     /// [key 0, key space - 1], and returns once the server has confirmed every one.
-    private static func openWatchers(_ options: BenchOptions, loops: [EventLoop], channels: inout [Channel],
+    private static func openWatchers(_ options: LoadSpec, loops: [EventLoop], channels: inout [Channel],
                                      tls: TLSClientSecurity?) async throws -> [NIOLoopBound<WatchTracker>] {
         var connections: [HTTP2Connection] = []
         for index in 0..<options.watchConns {
@@ -141,13 +159,14 @@ enum BenchRun {
         // Every benchmark key is in [first, last]: the range is [first, last + "\0").
         let first = KeyFormat.key(0, size: options.keySize)
         let rangeEnd = KeyFormat.key(options.keySpace - 1, size: options.keySize) + [0]
-        let creates = WatchRequestPacking.creates(key: first, rangeEnd: rangeEnd, count: options.watchersPerStream)
+        let creates = WatchCreates.framed(key: first, rangeEnd: rangeEnd, count: options.watchersPerStream)
         var trackers: [NIOLoopBound<WatchTracker>] = []
+        let watchConnections = connections
         for (loopIndex, loop) in loops.enumerated() {
             let tracker = try await loop.submit {
                 let tracker = WatchTracker(eventLoop: loop)
                 for stream in 0..<options.streams where (stream % options.watchConns) % loops.count == loopIndex {
-                    tracker.open(connection: connections[stream % options.watchConns], headers: headers,
+                    tracker.open(connection: watchConnections[stream % options.watchConns], headers: headers,
                                  creates: creates, count: options.watchersPerStream)
                 }
                 return NIOLoopBound(tracker, eventLoop: loop)
@@ -191,7 +210,7 @@ enum BenchRun {
     }
 
     /// The TLS of --tls-cacert/--tls-cert/--tls-key, nil for plaintext.
-    private static func tlsSecurity(_ options: BenchOptions) throws -> TLSClientSecurity? {
+    private static func tlsSecurity(_ options: LoadSpec) throws -> TLSClientSecurity? {
         guard !options.tlsCA.isEmpty else { return nil }
         let context = try TLSClientSecurity.makeContext(certFile: options.tlsCert, keyFile: options.tlsKey,
                                                         trustedCAFile: options.tlsCA, skipVerify: false, cipherSuites: [])

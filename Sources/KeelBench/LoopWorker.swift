@@ -8,17 +8,25 @@ final class LoopWorker {
     private var budget: Int
     private var activeClients = 0
     private(set) var clients: [BenchClient] = []
-    private var histogram = LatencyHistogram()
+    private var histogram = LatencyRecorder.makeHistogram()
+    /// `--rate`: nanoseconds between request starts on this loop (0: as fast as answers come), and
+    /// when the next may start.
+    private let intervalNanos: UInt64
+    private var nextSlot: UInt64 = 0
+    /// Shared completion count for the progress bar (nil when none is shown).
+    private let progress: ProgressCounter?
     private var errors = 0
     private var firstError: String?
     private let done: EventLoopPromise<WorkerResult>
 
     var result: EventLoopFuture<WorkerResult> { done.futureResult }
 
-    init(eventLoop: EventLoop, budget: Int) {
+    init(eventLoop: EventLoop, budget: Int, ratePerSecond: Double, progress: ProgressCounter?) {
         precondition(budget >= 0)
         self.eventLoop = eventLoop
         self.budget = budget
+        self.intervalNanos = ratePerSecond > 0 ? UInt64(1e9 / ratePerSecond) : 0
+        self.progress = progress
         self.done = eventLoop.makePromise()
     }
 
@@ -36,19 +44,27 @@ final class LoopWorker {
         for client in clients { client.sendNext() }
     }
 
+    enum Grant { case now, at(NIODeadline), done }
+
     @inline(__always)
-    func takeRequest() -> Bool {
-        guard budget > 0 else { return false }
+    func takeRequest() -> Grant {
+        guard budget > 0 else { return .done }
         budget -= 1
-        return true
+        guard intervalNanos > 0 else { return .now }
+        let now = NIODeadline.now().uptimeNanoseconds
+        let slot = max(now, nextSlot)
+        nextSlot = slot + intervalNanos
+        return slot <= now ? .now : .at(NIODeadline.uptimeNanoseconds(slot))
     }
 
     @inline(__always)
     func recordSuccess(micros: UInt64) {
-        histogram.record(micros: micros)
+        LatencyRecorder.record(micros, in: &histogram)
+        progress?.add()
     }
 
     func recordError(_ message: @autoclosure () -> String) {
+        progress?.add()
         errors += 1
         if firstError == nil { firstError = message() }
     }

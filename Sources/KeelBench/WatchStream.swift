@@ -1,3 +1,4 @@
+import KeelClient
 import NIOCore
 import Transport
 
@@ -47,10 +48,10 @@ final class WatchTracker {
     func waitCreated(timeout: TimeAmount) -> EventLoopFuture<Void> {
         eventLoop.preconditionInEventLoop()
         checkCreated()
-        eventLoop.scheduleTask(in: timeout) { [self] in
+        eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             guard !createdDone else { return }
             createdDone = true
-            allCreated.fail(UsageError(description:
+            allCreated.fail(BenchError(
                 "only \(created) of \(watchers) watchers created after \(timeout.nanoseconds / 1_000_000_000) s"
                 + (firstError.map { " (first error: \($0))" } ?? "")))
         }
@@ -62,7 +63,7 @@ final class WatchTracker {
         eventLoop.preconditionInEventLoop()
         expected = puts * watchers
         checkEvents()
-        eventLoop.scheduleTask(in: timeout) { [self] in
+        eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
             guard !eventsDone else { return }
             eventsDone = true
             allEvents.succeed(())
@@ -204,18 +205,12 @@ final class WatchStreamClient: HTTP2StreamDelegate {
     }
 }
 
-enum WatchRequestPacking {
-    /// `count` framed WatchRequests, each creating a watcher on [key, rangeEnd).
-    static func creates(key: [UInt8], rangeEnd: [UInt8], count: Int) -> ByteBuffer {
-        var inner: [UInt8] = [0x0a]
-        appendVarint(key.count, to: &inner)
-        inner += key
-        inner.append(0x12)
-        appendVarint(rangeEnd.count, to: &inner)
-        inner += rangeEnd
-        var message: [UInt8] = [0x0a]  // WatchRequest.create_request
-        appendVarint(inner.count, to: &message)
-        message += inner
+enum WatchCreates {
+    /// `count` framed WatchRequests (packed by KeelClient), each creating a watcher on [key, rangeEnd).
+    static func framed(key: [UInt8], rangeEnd: [UInt8], count: Int) -> ByteBuffer {
+        var options = WatchOptions()
+        options.rangeEnd = rangeEnd
+        let message = EtcdRequestEncoding.watchCreate(key: key, options: options)
         var buffer = ByteBuffer()
         buffer.reserveCapacity(count * (5 + message.count))
         for _ in 0..<count {
@@ -224,14 +219,5 @@ enum WatchRequestPacking {
             buffer.writeBytes(message)
         }
         return buffer
-    }
-
-    private static func appendVarint(_ value: Int, to bytes: inout [UInt8]) {
-        var value = UInt64(value)
-        while value >= 0x80 {
-            bytes.append(UInt8(value & 0x7f) | 0x80)
-            value >>= 7
-        }
-        bytes.append(UInt8(value))
     }
 }
