@@ -146,15 +146,7 @@ struct ElectionService: Sendable {
             }
             guard let leader else { throw Self.missingLeaderKey }
             Self.proclaim(leader, value: value, kv: kv, on: call.eventLoop) { result in
-                switch result {
-                case .success(let revision):
-                    call.respond { b in
-                        let m = b.arena.message(v3electionpb__proclaim_response__init)
-                        m.pointee.header = b.header(context.header(revision: revision))
-                        return m
-                    }
-                case .failure(let e): call.fail(clientError(e))
-                }
+                respondWithHeader(call, result, context: context, v3electionpb__proclaim_response__init, header: \.header)
             }
         } catch {
             call.fail(error)
@@ -169,15 +161,7 @@ struct ElectionService: Sendable {
             }
             guard let leader else { throw Self.missingLeaderKey }
             Self.resign(leader, kv: kv, on: call.eventLoop) { result in
-                switch result {
-                case .success(let revision):
-                    call.respond { b in
-                        let m = b.arena.message(v3electionpb__resign_response__init)
-                        m.pointee.header = b.header(context.header(revision: revision))
-                        return m
-                    }
-                case .failure(let e): call.fail(clientError(e))
-                }
+                respondWithHeader(call, result, context: context, v3electionpb__resign_response__init, header: \.header)
             }
         } catch {
             call.fail(error)

@@ -1,5 +1,7 @@
+import EtcdProto
 import MVCC
 import NIOCore
+import RPC
 
 /// What the lock and election services need of the store, which etcd's v3lock and v3election get
 /// from a client connected to their own server: txns and deletes through Raft, lease grants, reads of
@@ -83,6 +85,23 @@ struct LocalKV: Sendable {
 /// callers as a plain error: gRPC's UNKNOWN code with the error's text.
 func clientError(_ e: EtcdServerError) -> EtcdServerError {
     e.status.code == .unknown ? e : EtcdServerError(.unknown, e.status.message)
+}
+
+/// Answers a write whose response holds only a header (Proclaim, Resign, Unlock): at the revision the
+/// write left, or the write's error as etcd's client-backed servers return it.
+func respondWithHeader<M>(_ call: ServerCall, _ result: Result<Int64, EtcdServerError>, context: ServerContext,
+                          _ initialize: (UnsafeMutablePointer<M>) -> Void,
+                          header: WritableKeyPath<M, UnsafeMutablePointer<Etcdserverpb__ResponseHeader>?>) {
+    switch result {
+    case .success(let revision):
+        call.respond { b in
+            let m = b.arena.message(initialize)
+            m.pointee[keyPath: header] = b.header(context.header(revision: revision))
+            return m
+        }
+    case .failure(let e):
+        call.fail(clientError(e))
+    }
 }
 
 /// Calls `onChange` on its event loop after every applied batch touching keys under a prefix (deletes

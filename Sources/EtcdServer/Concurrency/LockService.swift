@@ -95,16 +95,7 @@ struct LockService: Sendable {
             return call.fail(error)
         }
         kv.delete(key, on: call.eventLoop) { result in
-            switch result {
-            case .success(let revision):
-                call.respond { b in
-                    let m = b.arena.message(v3lockpb__unlock_response__init)
-                    m.pointee.header = b.header(context.header(revision: revision))
-                    return m
-                }
-            case .failure(let e):
-                call.fail(clientError(e))
-            }
+            respondWithHeader(call, result, context: context, v3lockpb__unlock_response__init, header: \.header)
         }
     }
 }
