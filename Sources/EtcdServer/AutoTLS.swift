@@ -36,7 +36,10 @@ enum AutoTLS {
         let now = Date()
         let certificate = try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: signer.publicKey,
-            notValidBefore: now, notValidAfter: now + 365 * 24 * 3600, issuer: name, subject: name,
+            // Whole seconds, rounded down: a fractional now may be encoded as the next second, and a client
+            // checking at once would find the certificate "not yet valid".
+            notValidBefore: Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down)),
+            notValidAfter: now + 365 * 24 * 3600, issuer: name, subject: name,
             signatureAlgorithm: .ecdsaWithSHA512, extensions: extensions, issuerPrivateKey: signer)
         try Data(certificate.serializeAsPEM().pemString.utf8).write(to: URL(fileURLWithPath: certPath))
         logger.info("created cert file", metadata: ["path": "\(certPath)"])
