@@ -34,8 +34,9 @@ import Testing
         let newLeader = try cluster.awaitLeader(excluding: [leader])
         #expect(newLeader != leader)
 
-        // The timed lease's key must go at start + 6 s (+ at most an election timeout, 0.5 s here,
-        // + polling slack); a TTL reset by the new leader would keep it past start + 8 s.
+        // The timed lease's key must go at start + 6 s (+ at most an election timeout, 0.5 s here, + the
+        // time a loaded CI machine takes to propose, apply and answer); a TTL reset by the new leader
+        // would keep it until about start + 8.5 s (kill at 2 s + election + 6 s).
         let reader = Etcdctl(endpoint: cluster.members[other].endpoint)
         var goneAt: TimeInterval?
         while Date().timeIntervalSince(start) < 12 {
@@ -44,7 +45,7 @@ import Testing
         }
         let gone = try #require(goneAt, "the lease without keep-alives outlived the failover" as Comment)
         print("LeaseClusterTests: the 6 s lease ended \(gone) s after its grant, across a leader kill")
-        #expect(gone >= 5.9 && gone < 7.2, "expired \(gone) s after the grant (TTL 6 s)")
+        #expect(gone >= 5.9 && gone < 8.0, "expired \(gone) s after the grant (TTL 6 s)")
         // The kept lease lived on through the failover (its keep-alives went through a follower).
         #expect(try reader.succeed(["get", "kept", "--print-value-only"]) == "v\n")
         #expect(try reader.succeed(["lease", "timetolive", kept]).contains("granted with TTL(3s)"))
