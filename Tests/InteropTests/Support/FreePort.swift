@@ -37,7 +37,23 @@ func freeLocalPort() throws -> UInt16 {
 
 /// Ports already handed out in this test process. The kernel may give a closed port back to the
 /// next bind(0), so two tests running in parallel could otherwise be told the same "free" port.
+/// This file is compiled into more than one test module (KeelClientTests links it) and SwiftPM runs
+/// every module's tests in one process, so a module-level set is not enough: a port is claimed by
+/// creating its file, exclusively, in a directory of this process's own.
 private let handedOut = Mutex(Set<UInt16>())
+private let claimDirectory: String = {
+    let path = "/tmp/keel-test-ports-\(getpid())"
+    _ = mkdir(path, 0o700)
+    return path
+}()
+
+/// Claims `port` for this process, across every test module in it.
+private func claimProcessWide(_ port: UInt16) -> Bool {
+    let fd = open("\(claimDirectory)/\(port)", O_CREAT | O_EXCL | O_WRONLY, 0o600)
+    guard fd >= 0 else { return false }
+    close(fd)
+    return true
+}
 /// Redraws before giving up; collisions are rare, so needing more than a few means a real problem.
 private let maxDraws = 16
 /// Bounds the registry: a test run starts a few dozen servers, far below this.
@@ -51,7 +67,7 @@ func unclaimedLocalPort() throws -> UInt16 {
             precondition(ports.count < maxHandedOut, "port registry full: servers are not being reused sanely")
             return ports.insert(port).inserted
         }
-        if claimed { return port }
+        if claimed && claimProcessWide(port) { return port }
     }
     throw HarnessError.system("no unclaimed port after \(maxDraws) draws")
 }
