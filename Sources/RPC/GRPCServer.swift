@@ -80,14 +80,12 @@ public struct GRPCServer: HTTP2StreamRouter {
 /// The HTTP/2 side of one server call: deframes requests and hands them to the handler.
 final class GRPCServerStream: HTTP2StreamDelegate {
     let call: ServerCall
-    let handler: GRPCHandler?
     private var deframer: MessageDeframer
-    private var unaryRequest: ByteBuffer?
-    private var unaryCount = 0
+    private var delivery: RequestDelivery
 
     init(call: ServerCall, stream: HTTP2Stream, handler: GRPCHandler?, maxMessageBytes: Int) {
         self.call = call
-        self.handler = handler
+        self.delivery = RequestDelivery(handler: handler)
         self.deframer = MessageDeframer(maxMessageBytes: maxMessageBytes)
         stream.context = call
     }
@@ -101,15 +99,8 @@ final class GRPCServerStream: HTTP2StreamDelegate {
         deframer.append(data)
         do {
             while let message = try deframer.next() {
-                switch handler {
-                case .unary:
-                    unaryCount += 1
-                    if unaryCount == 1 { unaryRequest = message }
-                case .streaming:
-                    call.observer?.call(call, received: message)
-                case nil:
-                    return
-                }
+                guard delivery.handler != nil else { return }
+                delivery.receive(message, on: call)
                 if call.isFinished || call.isCancelled { return }
             }
         } catch {
@@ -125,20 +116,7 @@ final class GRPCServerStream: HTTP2StreamDelegate {
             call.finishOnLoop(GRPCStatus(.internal, "grpc: client sent a truncated message"))
             return
         }
-        switch handler {
-        case .unary(let body):
-            guard unaryCount == 1, let request = unaryRequest else {
-                call.finishOnLoop(GRPCStatus(unaryCount == 0 ? .internal : .unimplemented,
-                    unaryCount == 0 ? "grpc: client sent no request message" : "grpc: client streaming on a unary method"))
-                return
-            }
-            unaryRequest = nil
-            body(call, request)
-        case .streaming:
-            call.observer?.callReceivedEnd(call)
-        case nil:
-            break
-        }
+        delivery.end(on: call)
     }
 
     func streamClosed(_ stream: HTTP2Stream, errorCode: UInt32) {

@@ -16,9 +16,7 @@ public protocol InProcessCallReceiver: AnyObject {
 /// their single request at `end()`, streaming methods every request as it comes. Event loop only.
 public final class InProcessCall {
     public let call: ServerCall
-    private let handler: GRPCHandler
-    private var unaryRequest: ByteBuffer?
-    private var unaryCount = 0
+    private var delivery: RequestDelivery
 
     /// Starts a call to `path`; nil when no handler is registered there.
     public init?(server: GRPCServer, path: String, headers: [(name: String, value: String)],
@@ -30,7 +28,7 @@ public final class InProcessCall {
         }
         self.call = ServerCall(path: path, headers: h2, eventLoop: eventLoop, receiver: receiver,
                                metrics: server.metrics(for: path))
-        self.handler = handler
+        self.delivery = RequestDelivery(handler: handler)
         if case .streaming(let start) = handler { start(call) }
     }
 
@@ -38,31 +36,14 @@ public final class InProcessCall {
     public func send(_ message: ByteBuffer) {
         call.eventLoop.preconditionInEventLoop()
         guard !call.isFinished, !call.isCancelled else { return }
-        switch handler {
-        case .unary:
-            unaryCount += 1
-            if unaryCount == 1 { unaryRequest = message }
-        case .streaming:
-            call.observer?.call(call, received: message)
-        }
+        delivery.receive(message, on: call)
     }
 
     /// The caller has no more requests (half-close).
     public func end() {
         call.eventLoop.preconditionInEventLoop()
         guard !call.isFinished, !call.isCancelled else { return }
-        switch handler {
-        case .unary(let body):
-            guard unaryCount == 1, let request = unaryRequest else {
-                call.finishOnLoop(GRPCStatus(unaryCount == 0 ? .internal : .unimplemented,
-                    unaryCount == 0 ? "grpc: client sent no request message" : "grpc: client streaming on a unary method"))
-                return
-            }
-            unaryRequest = nil
-            body(call, request)
-        case .streaming:
-            call.observer?.callReceivedEnd(call)
-        }
+        delivery.end(on: call)
     }
 
     /// The caller went away: the handler sees a cancelled call, as when a gRPC client resets its stream.
