@@ -59,6 +59,17 @@ final class AuthGate: Sendable {
         }
     }
 
+    /// Runs `body` when the caller has the root role (or auth is off); otherwise fails the call.
+    func asAdmin(_ call: ServerCall, raft: RaftLoop, _ body: @escaping @Sendable () -> Void) {
+        guard let caller = caller(call, raft: raft, retry: { self.asAdmin(call, raft: raft, body) }) else { return }
+        do throws(EtcdServerError) {
+            try checkAdmin(caller)
+            body()
+        } catch {
+            call.fail(error)
+        }
+    }
+
     // MARK: Checks of the API layer
 
     func checkRead(_ caller: AuthCaller?, key: [UInt8], rangeEnd: [UInt8]) throws(EtcdServerError) {
