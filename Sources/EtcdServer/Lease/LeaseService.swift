@@ -41,7 +41,10 @@ struct LeaseService: Sendable {
 
     func grant(_ call: ServerCall, _ request: ByteBuffer) {
         let context = self.context
-        guard let caller = context.auth.caller(call, raft: context.raft, retry: { grant(call, request) }) else { return }
+        let resolution = context.auth.resolve(call)
+        guard case .caller(let caller) = resolution else {
+            return context.auth.settle(resolution, call, raft: context.raft) { grant(call, request) }
+        }
         do throws(EtcdServerError) {
             let (ttl, id) = try decode(request, Descriptors.shared.leaseGrantRequest, Etcdserverpb__LeaseGrantRequest.self) {
                 ($0.pointee.ttl, $0.pointee.id)
@@ -79,7 +82,10 @@ struct LeaseService: Sendable {
 
     func revoke(_ call: ServerCall, _ request: ByteBuffer) {
         let context = self.context
-        guard let caller = context.auth.caller(call, raft: context.raft, retry: { revoke(call, request) }) else { return }
+        let resolution = context.auth.resolve(call)
+        guard case .caller(let caller) = resolution else {
+            return context.auth.settle(resolution, call, raft: context.raft) { revoke(call, request) }
+        }
         do throws(EtcdServerError) {
             let id = try decode(request, Descriptors.shared.leaseRevokeRequest, Etcdserverpb__LeaseRevokeRequest.self) { $0.pointee.id }
             if context.published.isLearner { throw EtcdServerError.learnerNotSupported }
