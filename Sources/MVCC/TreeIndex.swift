@@ -68,6 +68,17 @@ struct TreeIndex: Sendable {
         upsert(key, update: { $0.put(rev) }, create: { KeyIndex(firstPut: rev) })
     }
 
+    /// `put`, answering what `get(key, at: rev.main)` would have just before: one lookup for both.
+    mutating func put(_ key: [UInt8], _ rev: Revision, returningPrevious: Void)
+        -> (modified: Revision, created: Revision, version: Int64)? {
+        var previous: (modified: Revision, created: Revision, version: Int64)?
+        upsert(key, update: { entry in
+            previous = entry.get(at: rev.main)
+            entry.put(rev)
+        }, create: { KeyIndex(firstPut: rev) })
+        return previous
+    }
+
     /// Startup rebuild of a key first seen in the backend.
     mutating func restore(_ key: [UInt8], created: Revision, modified: Revision, version: Int64) {
         // Later revisions of a known key replay as ordinary puts (etcd restoreIntoIndex).
