@@ -12,6 +12,14 @@ struct HTTPEndpoints: HTTPResponder {
 
     func respond(to request: HTTPRequest, on eventLoop: EventLoop) -> EventLoopFuture<HTTPResponse> {
         if let gateway, GatewayResponder.handles(request.path) {
+            // etcd (embed/serve.go): with --client-cert-auth and auth enabled, a gateway request whose
+            // certificate names a user is refused, since the gateway could not act as that user.
+            if context.auth.clientCertAuth, context.auth.isEnabled, request.path.hasPrefix("/v3/"),
+               let cn = request.peerCommonName, !cn.isEmpty {
+                return eventLoop.makeSucceededFuture(HTTPResponse(
+                    status: 400, headers: [("content-type", "text/plain; charset=utf-8"), ("x-content-type-options", "nosniff")],
+                    body: ByteBuffer(string: "CommonName of client sending a request against gateway will be ignored and not used as expected\n")))
+            }
             return gateway.respond(to: request, on: eventLoop)
         }
         return eventLoop.makeSucceededFuture(answer(request))

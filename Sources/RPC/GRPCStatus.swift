@@ -16,6 +16,14 @@ public struct GRPCStatus: Error, Sendable, Equatable, CustomStringConvertible {
         case ok = 0, cancelled, unknown, invalidArgument, deadlineExceeded, notFound, alreadyExists,
              permissionDenied, resourceExhausted, failedPrecondition, aborted, outOfRange, unimplemented,
              `internal`, unavailable, dataLoss, unauthenticated
+
+        /// Go's codes.Code.String(), indexed by the code's number (metrics labels, error texts).
+        public static let goNames = ["OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
+                                     "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+                                     "Aborted", "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss",
+                                     "Unauthenticated"]
+
+        public var goName: String { Self.goNames[rawValue] }
     }
 }
 

@@ -50,9 +50,10 @@ final class HTTP1Handler: ChannelInboundHandler {
             }
             let signal = HTTPCloseSignal(eventLoop: context.eventLoop)
             closeSignal = signal
-            let request = HTTPRequest(method: head.method.rawValue, uri: head.uri,
+            var request = HTTPRequest(method: head.method.rawValue, uri: head.uri,
                                       headers: head.headers.map { ($0.name.lowercased(), $0.value) }, body: body,
                                       closed: signal)
+            request.peerCommonName = ProtocolSniffer.verifiedCommonName(context)
             body = ByteBuffer()
             inFlight = true
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)

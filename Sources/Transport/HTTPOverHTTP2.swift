@@ -40,9 +40,10 @@ final class HTTPOverHTTP2: HTTP2StreamDelegate {
         if rejected { return Self.send(HTTPRejection.tooLarge(), on: stream) }
         let signal = HTTPCloseSignal(eventLoop: stream.eventLoop)
         closeSignal = signal
-        let request = HTTPRequest(
+        var request = HTTPRequest(
             method: headers.method ?? "GET", uri: headers.path ?? "/",
             headers: headers.fields.filter { !$0.name.hasPrefix(":") }, body: body, closed: signal)
+        request.peerCommonName = stream.peerCommonName
         body = ByteBuffer()
         responder.respond(to: request, on: stream.eventLoop).whenComplete { [stream] result in
             let response = (try? result.get()) ?? .json(500, #"{"error":"internal error","code":13}"#)

@@ -8,6 +8,8 @@ public struct HTTPRequest: Sendable {
     public var body: ByteBuffer
     /// Fires when the client goes away (connection closed, HTTP/2 stream reset) or the exchange ends.
     public var closed: HTTPCloseSignal?
+    /// The CN of the client certificate TLS verified on this connection (nil: none, or plaintext).
+    public var peerCommonName: String?
 
     public init(method: String, uri: String, headers: [(name: String, value: String)], body: ByteBuffer,
                 closed: HTTPCloseSignal? = nil) {

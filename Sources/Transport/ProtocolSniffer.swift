@@ -53,7 +53,7 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
 
     /// The subject CN of the certificate the client presented, when TLS verified one (the handshake is over
     /// by the time the first bytes arrive here): with --client-cert-auth, etcd's user for auth.
-    private static func verifiedCommonName(_ context: ChannelHandlerContext) -> String? {
+    static func verifiedCommonName(_ context: ChannelHandlerContext) -> String? {
         guard let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self),
               let certificate = tls.peerCertificate else { return nil }
         return certificate.subjectName.filter { $0.type == .commonName }.map(\.value).last

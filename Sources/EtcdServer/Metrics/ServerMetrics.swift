@@ -131,9 +131,7 @@ final class ServerMetrics: Sendable {
 /// One method's counters: an atomic increment per call; the histogram (a lock) only when extensive.
 final class MethodMetrics: GRPCMethodMetrics {
     /// Go's codes.Code.String(), indexed by the code's number.
-    static let codeNames = ["OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
-                            "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted",
-                            "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated"]
+    static let codeNames = GRPCStatus.Code.goNames
     private let handledByCode: [Counter]
     private let latency: DurationHistogram?
 

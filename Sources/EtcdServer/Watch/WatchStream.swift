@@ -131,8 +131,11 @@ final class WatchStream: GRPCRequestObserver, WatchSink, @unchecked Sendable {  
             return
         }
         if let refusal {
-            let reason = refusal.status.code == .unauthenticated || refusal.status.message == EtcdError.authOldRevision.message
-                || refusal.status.message == EtcdError.userEmpty.message ? refusal.status.message : EtcdError.permissionDenied.message
+            // etcd's reason is its gRPC error's text: "rpc error: code = PermissionDenied desc = ...".
+            let known = refusal.status.code == .unauthenticated || refusal.status.message == EtcdError.authOldRevision.message
+                || refusal.status.message == EtcdError.userEmpty.message
+            let status = known ? refusal.status : EtcdServerError(.permissionDenied).status
+            let reason = "rpc error: code = \(status.code.goName) desc = \(status.message)"
             return send(watchID: -1, revision: context.store.currentRevision, created: true, canceled: true, reason: reason)
         }
         create(spec, startRevision: startRevision, requestedID: requestedID)
