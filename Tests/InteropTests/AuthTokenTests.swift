@@ -1,0 +1,193 @@
+import Foundation
+import Testing
+
+/// Auth tokens held across permission and password changes, side by side with real etcd 3.4: through the JSON
+/// gateway (`/v3/auth/authenticate`, then an `Authorization` header), through gRPC metadata (python3-etcd3 keeps
+/// the token it got), and JWT tokens (`--auth-token jwt,...`), which carry the auth revision they were made at.
+@Suite struct AuthTokenTests {
+    private static func compare(_ answers: [[String]], sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(answers[0].count == answers[1].count, sourceLocation: sourceLocation)
+        for (e, s) in zip(answers[0], answers[1]) {
+            #expect(e == s, "etcd: \(e)\nsubject: \(s)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Simple tokens: a token answers with the user's permissions of the moment (a revoked permission refuses,
+    /// a re-granted one serves), and a password change or deleting the user ends it.
+    @Test func gatewayTokenFollowsPermissionChangesAsEtcdDoes() throws {
+        let pair = try AuthPair(label: "auth-gateway")
+        let seedKey = #"{"key":"L3Avc2VlZA=="}"#  // /p/seed
+        let outside = #"{"key":"L3g="}"#  // /x
+        let answers = try pair.bothAtOnce { server -> [String] in
+            var out: [String] = []
+            func post(_ label: String, _ path: String, _ body: String, token: String? = nil) throws -> HTTPAnswer {
+                let answer = try AuthGateway.post(server, path, body, token: token)
+                out.append("\(label): \(AuthGateway.normalised(answer))")
+                return answer
+            }
+            try post("authenticate before auth is enabled", "/v3/auth/authenticate", #"{"name":"alice","password":"apw"}"#)
+            return out
+        }
+        Self.compare(answers)
+        #expect(answers[0] == [#"authenticate before auth is enabled: 412 {"code":9,"error":"etcdserver: authentication is not enabled","message":"etcdserver: authentication is not enabled"}"#],
+                "\(answers[0])")
+
+        try AuthInteropTests.setUp(pair)
+        let later = try pair.bothAtOnce { server -> [String] in
+            var out: [String] = []
+            let root = pair.etcdctl(server, user: AuthInteropTests.root)
+            func post(_ label: String, _ path: String, _ body: String, token: String? = nil) throws -> HTTPAnswer {
+                let answer = try AuthGateway.post(server, path, body, token: token)
+                out.append("\(label): \(AuthGateway.normalised(answer))")
+                return answer
+            }
+            try post("wrong password", "/v3/auth/authenticate", #"{"name":"alice","password":"nope"}"#)
+            let token = AuthGateway.token(of: try post("authenticate", "/v3/auth/authenticate", #"{"name":"alice","password":"apw"}"#))
+            out.append("token is a non-empty string: \(token.map { !$0.isEmpty } ?? false)")
+            try post("range in the role", "/v3/kv/range", seedKey, token: token)
+            try post("put in the role", "/v3/kv/put", #"{"key":"L3AvZw==","value":"Zw=="}"#, token: token)
+            try post("range outside the role", "/v3/kv/range", outside, token: token)
+            try post("no token", "/v3/kv/range", outside)
+            try post("a token never issued", "/v3/kv/range", outside, token: "garbage")
+            try post("user list as alice", "/v3/auth/user/list", "{}", token: token)
+            try root.succeed(["role", "revoke-permission", "rw", "/p/", "--prefix"])
+            try post("range after its permission was revoked", "/v3/kv/range", seedKey, token: token)
+            try root.succeed(["role", "grant-permission", "rw", "read", "/p/", "--prefix"])
+            try post("range after it was granted again", "/v3/kv/range", seedKey, token: token)
+            try root.succeed(["user", "passwd", "alice", "--interactive=false"], stdin: "apw2\n")
+            try post("range after a password change", "/v3/kv/range", seedKey, token: token)
+            let second = AuthGateway.token(of: try post("authenticate again", "/v3/auth/authenticate",
+                                                        #"{"name":"alice","password":"apw2"}"#))
+            out.append("the new token differs: \(second != nil && second != token)")
+            try post("range with the new token", "/v3/kv/range", seedKey, token: second)
+            let rootToken = AuthGateway.token(of: try post("authenticate root", "/v3/auth/authenticate",
+                                                           #"{"name":"root","password":"rootpw"}"#))
+            try post("user list as root", "/v3/auth/user/list", "{}", token: rootToken)
+            try post("role get as root", "/v3/auth/role/get", #"{"role":"rw"}"#, token: rootToken)
+            try post("user delete as root", "/v3/auth/user/delete", #"{"name":"alice"}"#, token: rootToken)
+            try post("range after the user was deleted", "/v3/kv/range", seedKey, token: second)
+            try post("auth disable", "/v3/auth/disable", "{}", token: rootToken)
+            try post("range without a token once disabled", "/v3/kv/range", seedKey)
+            return out
+        }
+        Self.compare(later)
+        let etcd = later[0].joined(separator: "\n")
+        for line in [
+            #"wrong password: 400 {"code":3,"error":"etcdserver: authentication failed, invalid user ID or password""#,
+            #"range outside the role: 403 {"code":7,"error":"etcdserver: permission denied""#,
+            #"no token: 400 {"code":3,"error":"etcdserver: user name is empty""#,
+            #"a token never issued: 401 {"code":16,"error":"etcdserver: invalid auth token""#,
+            #"range after its permission was revoked: 403 {"code":7,"error":"etcdserver: permission denied""#,
+            #"range after it was granted again: 200 {"count":"1","header":{"revision":"5"},"kvs""#,
+            #"range after a password change: 401 {"code":16,"error":"etcdserver: invalid auth token""#,
+            #"range after the user was deleted: 401 {"code":16,"error":"etcdserver: invalid auth token""#,
+        ] {
+            #expect(etcd.contains(line), "etcd's answers lack \(line):\n\(etcd)")
+        }
+    }
+
+    /// The same over gRPC: python3-etcd3 authenticates once and sends its token in the metadata of each call.
+    @Test func grpcTokenFollowsPermissionChangesAsEtcdDoes() throws {
+        let pair = try AuthPair(label: "auth-grpc-token")
+        try AuthInteropTests.setUp(pair)
+        let results = try AuthPython.both(pair, """
+            a = client("alice", "apw")
+            r = client("root", "rootpw")
+            out(a.get("/p/seed")[0].decode())
+            out(err(lambda: a.get("/x")))
+            out(err(lambda: client("alice", "nope")))
+            out(err(lambda: client().get("/p/seed")))
+            out(err(lambda: r.auth_stub.RoleRevokePermission(
+                etcdrpc.AuthRoleRevokePermissionRequest(role="rw", key=b"/p/", range_end=b"/p0"), 10, metadata=r.metadata)))
+            out(err(lambda: a.get("/p/seed")))
+            out(err(lambda: r.auth_stub.RoleGrantPermission(etcdrpc.AuthRoleGrantPermissionRequest(
+                name="rw", perm=etcdrpc.auth__pb2.Permission(permType=0, key=b"/p/", range_end=b"/p0")), 10, metadata=r.metadata)))
+            out([a.get("/p/seed")[0].decode(), err(lambda: a.put("/p/seed", "x"))])
+            out(err(lambda: a.auth_stub.UserList(etcdrpc.AuthUserListRequest(), 10, metadata=a.metadata)))
+            out(list(r.auth_stub.UserList(etcdrpc.AuthUserListRequest(), 10, metadata=r.metadata).users))
+            out(err(lambda: r.auth_stub.UserChangePassword(
+                etcdrpc.AuthUserChangePasswordRequest(name="alice", password="apw2"), 10, metadata=r.metadata)))
+            out(err(lambda: a.get("/p/seed")))
+            out(client("alice", "apw2").get("/p/seed")[0].decode())
+            """)
+        for result in results { #expect(result.exitCode == 0, "\(result)") }
+        Self.compare(results.map { $0.stdout.split(separator: "\n").map(String.init) })
+        #expect(results[0].stdout == """
+            "before-auth"
+            ["_InactiveRpcError", "StatusCode.PERMISSION_DENIED", "etcdserver: permission denied"]
+            ["_InactiveRpcError", "StatusCode.INVALID_ARGUMENT", "etcdserver: authentication failed, invalid user ID or password"]
+            ["_InactiveRpcError", "StatusCode.INVALID_ARGUMENT", "etcdserver: user name is empty"]
+            "ok"
+            ["_InactiveRpcError", "StatusCode.PERMISSION_DENIED", "etcdserver: permission denied"]
+            "ok"
+            ["before-auth", ["_InactiveRpcError", "StatusCode.PERMISSION_DENIED", "etcdserver: permission denied"]]
+            ["_InactiveRpcError", "StatusCode.PERMISSION_DENIED", "etcdserver: permission denied"]
+            ["alice", "root"]
+            "ok"
+            ["_InactiveRpcError", "StatusCode.UNAUTHENTICATED", "etcdserver: invalid auth token"]
+            "before-auth"
+
+            """, "\(results[0])")
+    }
+
+    /// JWT tokens (`--auth-token jwt,pub-key=…,priv-key=…,sign-method=…,ttl=…`): the token names the user and
+    /// the auth revision it was issued at, and is refused once any auth change moved the revision on, with
+    /// "revision of auth store is old"; etcdctl, which authenticates anew, is served.
+    @Test(arguments: ["ES256", "RS256"])
+    func jwtTokenIssuedBeforeAnAuthChangeIsRefusedAsOld(signMethod: String) throws {
+        let keys = try ScratchDirectory(label: "jwt-keys")
+        let make = signMethod == "ES256"
+            ? "openssl ecparam -name prime256v1 -genkey -noout -out k.pem && openssl ec -in k.pem -pubout -out k.pub"
+            : "openssl genrsa -out k.pem 2048 && openssl rsa -in k.pem -pubout -out k.pub"
+        let made = try CommandRunner.run("/bin/bash", ["-c", "cd \(keys.path) && (\(make)) 2>/dev/null"], timeoutSeconds: 30)
+        #expect(made.exitCode == 0, "\(made)")
+        let option = "jwt,pub-key=\(keys.child("k.pub")),priv-key=\(keys.child("k.pem")),sign-method=\(signMethod),ttl=5m"
+        let pair = try AuthPair(label: "auth-jwt", extraFlags: ["--auth-token", option])
+        try AuthInteropTests.setUp(pair)
+        let seedKey = #"{"key":"L3Avc2VlZA=="}"#
+        let answers = try pair.bothAtOnce { server -> [String] in
+            var out: [String] = []
+            let answer = try AuthGateway.post(server, "/v3/auth/authenticate", #"{"name":"alice","password":"apw"}"#)
+            out.append("authenticate: \(AuthGateway.normalised(answer))")
+            let token = AuthGateway.token(of: answer) ?? ""
+            let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+            out.append("parts: \(parts.count)")
+            if parts.count == 3 {
+                let header = (try? JSONComparison.parse(Self.jsonOfBase64URL(parts[0]))) ?? [:]
+                let sorted = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+                out.append("header: \(String(decoding: sorted, as: UTF8.self))")
+                var claims = (try? JSONComparison.parse(Self.jsonOfBase64URL(parts[1]))) as? [String: Any] ?? [:]
+                let exp = (claims.removeValue(forKey: "exp") as? NSNumber)?.doubleValue ?? 0
+                let ttl = exp - Date().timeIntervalSince1970
+                out.append("expires in about 5 minutes: \(ttl > 280 && ttl <= 301)")
+                let data = try JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys])
+                out.append("claims: \(String(decoding: data, as: UTF8.self))")
+            }
+            func range(_ label: String) throws {
+                out.append("\(label): \(AuthGateway.normalised(try AuthGateway.post(server, "/v3/kv/range", seedKey, token: token)))")
+            }
+            try range("range")
+            try pair.etcdctl(server, user: AuthInteropTests.root).succeed(["role", "grant-permission", "rw", "read", "/q"])
+            try range("range after another permission was granted")
+            let fresh = try pair.etcdctl(server, user: AuthInteropTests.alice).run(["get", "/p/seed", "--print-value-only"])
+            out.append("etcdctl: exit \(fresh.exitCode ?? -1) \(fresh.stdout) \(fresh.etcdctlErrorLines)")
+            return out
+        }
+        Self.compare(answers)
+        #expect(answers[0].dropFirst() == [
+            "parts: 3",
+            #"header: {"alg":"\#(signMethod)","typ":"JWT"}"#,
+            "expires in about 5 minutes: true",
+            #"claims: {"revision":8,"username":"alice"}"#,
+            #"range: 200 {"count":"1","header":{"revision":"3"},"kvs":[{"create_revision":"2","key":"L3Avc2VlZA==","mod_revision":"2","value":"YmVmb3JlLWF1dGg=","version":"1"}]}"#,
+            #"range after another permission was granted: 400 {"code":3,"error":"etcdserver: revision of auth store is old","message":"etcdserver: revision of auth store is old"}"#,
+            "etcdctl: exit 0 before-auth\n []",
+        ], "\(answers[0])")
+    }
+
+    private static func jsonOfBase64URL(_ part: Substring) -> String {
+        var text = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while text.count % 4 != 0 { text += "=" }
+        return Data(base64Encoded: text).map { String(decoding: $0, as: UTF8.self) } ?? "<not base64: \(part)>"
+    }
+}
