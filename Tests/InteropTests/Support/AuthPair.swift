@@ -143,6 +143,7 @@ enum AuthNormalise {
             .replacingOccurrences(of: String(server.ports.client), with: "<client-port>")
             .replacingOccurrences(of: String(server.ports.peer), with: "<peer-port>")
             .replacingOccurrences(of: #""(cluster_id|member_id|raft_term)":"?\d+"?,?"#, with: "", options: .regularExpression)
+        out = out.replacingOccurrences(of: #"took = [^ \n"]+"#, with: "took = <time>", options: .regularExpression)
         // Member and lease ids (hex, as etcdctl prints them).
         out = out.replacingOccurrences(of: #"\b[0-9a-f]{10,16}\b"#, with: "<id>", options: .regularExpression)
         return out
