@@ -81,8 +81,8 @@ import Testing
             #expect(missing.isEmpty, "member \(i) lacks \(missing.count) of \(written.count) acknowledged writes")
             // The users survived: writer authenticates against this member alone and is refused outside its role.
             let alone = Etcdctl(endpoint: cluster.members[i].clientURL, flags: certs.etcdctlFlags() + ["--user", "writer:wpw"])
-            let read = try alone.run(["get", "w/", "--prefix", "--count-only", "-w", "fields"])
-            #expect(read.stdout.contains("\"Count\" : \(stored.count)"), "member \(i): \(read)")
+            let read = try alone.run(["get", "w/", "--prefix", "--keys-only", "--limit", "1"], json: true)
+            #expect(read.stdout.contains("\"count\":\(stored.count)"), "member \(i): \(read)")
             let outside = try alone.run(["get", "x"])
             #expect(outside.etcdctlErrorLines == ["Error: etcdserver: permission denied"], "member \(i): \(outside)")
         }
