@@ -4,7 +4,7 @@
 # (the TLS tests make their certificates with it), and for the JSON gateway's tests PyPI's etcd3gw (pip) and
 # Patroni with PostgreSQL, and libstdc++ for the fuzzers.
 set -euo pipefail
-packages=(libnghttp2-dev libprotobuf-c-dev liblmdb-dev libjemalloc-dev pkg-config)
+packages=(libnghttp2-dev libprotobuf-c-dev liblmdb-dev libjemalloc-dev libcrypt-dev pkg-config)
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(protobuf-c-compiler protobuf-compiler libprotobuf-dev etcd-server etcd-client python3-etcd3 nghttp2-client curl iproute2
                openssl python3-pip patroni postgresql)

@@ -9,16 +9,39 @@ enum InternalRequestCodec {
     enum Field: UInt64 {
         case range = 3, put = 4, deleteRange = 5, txn = 6, compaction = 7, leaseGrant = 8, leaseRevoke = 9, alarm = 10
         case leaseCheckpoint = 11
+        case authEnable = 1000, authDisable = 1011, authenticate = 1012
+        case userAdd = 1100, userDelete = 1101, userGet = 1102, userChangePassword = 1103, userGrantRole = 1104
+        case userRevokeRole = 1105, userList = 1106, roleList = 1107
+        case roleAdd = 1200, roleDelete = 1201, roleGet = 1202, roleGrantPermission = 1203, roleRevokePermission = 1204
     }
 
-    static func encode(id: UInt64, field: Field, request: UnsafeRawBufferPointer) -> [UInt8] {
+    /// `caller`: who sent the request, for a client's request (nil: the server's own, e.g. a lease expiry).
+    /// A client's entry always carries a header, empty without credentials, so the applier checks it
+    /// whenever auth is enabled by the time it applies (etcd's RequestHeader).
+    static func encode(id: UInt64, field: Field, request: UnsafeRawBufferPointer, caller: AuthCaller? = nil) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(request.count + 24)
+        out.reserveCapacity(request.count + 24 + (caller?.username.utf8.count ?? 0))
         appendVarint(1 << 3 | 0, to: &out)  // ID, varint
         appendVarint(id, to: &out)
         appendVarint(field.rawValue << 3 | 2, to: &out)  // the request, length-delimited
         appendVarint(UInt64(request.count), to: &out)
         out.append(contentsOf: request)
+        if let caller {
+            let name = caller.username.utf8
+            var header: [UInt8] = []
+            if !name.isEmpty {
+                appendVarint(2 << 3 | 2, to: &header)
+                appendVarint(UInt64(name.count), to: &header)
+                header.append(contentsOf: name)
+            }
+            if caller.revision != 0 {
+                appendVarint(3 << 3 | 0, to: &header)
+                appendVarint(caller.revision, to: &header)
+            }
+            appendVarint(100 << 3 | 2, to: &out)  // header
+            appendVarint(UInt64(header.count), to: &out)
+            out.append(contentsOf: header)
+        }
         return out
     }
 
@@ -44,17 +67,27 @@ enum InternalRequestCodec {
     /// Replays a log entry into the operation it stands for. Unknown or empty requests advance the
     /// consistent index only (they belong to state machines this build doesn't have yet).
     static func decode(_ data: [UInt8]) throws(EtcdServerError) -> WriteOp {
-        let (_, request) = try decodeEntry(data)
+        let (_, request, _) = try decodeEntry(data)
         if case .write(let op) = request { return op }
         return .noop
     }
 
-    /// The request id the proposer waits on, and the request.
-    static func decodeEntry(_ data: [UInt8]) throws(EtcdServerError) -> (id: UInt64, request: LogRequest) {
-        try withBytes(data) { raw throws(EtcdServerError) -> (id: UInt64, request: LogRequest) in
+    /// The request id the proposer waits on, the request, and for a client's request who sent it.
+    static func decodeEntry(_ data: [UInt8]) throws(EtcdServerError) -> (id: UInt64, request: LogRequest, caller: AuthCaller?) {
+        try withBytes(data) { raw throws(EtcdServerError) -> (id: UInt64, request: LogRequest, caller: AuthCaller?) in
             try withDecoded(Keelpb__InternalRequest.self, Descriptors.shared.internalRequest, raw) { m throws(EtcdServerError) in
-                let r = m.pointee
+                let caller = m.pointee.header.map { h in
+                    AuthCaller(username: cString(h.pointee.username), revision: h.pointee.auth_revision)
+                }
+                let (id, request) = try decodeRequest(m.pointee)
+                return (id, request, caller)
+            }
+        }
+    }
+
+    private static func decodeRequest(_ r: Keelpb__InternalRequest) throws(EtcdServerError) -> (id: UInt64, request: LogRequest) {
                 let id = r.id
+                if let op = AuthRequestCodec.decode(r) { return (id, .write(.auth(op))) }
                 switch r.request_case {
                 case KEELPB__INTERNAL_REQUEST__REQUEST_PUT:
                     return (id, .write(.put(RequestDecoding.put(r.put))))
@@ -95,8 +128,6 @@ enum InternalRequestCodec {
                 default:
                     return (id, .write(.noop))
                 }
-            }
-        }
     }
 
     /// A LeaseGrant entry: the id and TTL the proposer settled (so every member applies the same).
@@ -132,12 +163,12 @@ enum InternalRequestCodec {
         }
     }
 
-    private static func cString(_ p: UnsafeMutablePointer<CChar>?) -> String {
+    static func cString(_ p: UnsafeMutablePointer<CChar>?) -> String {
         guard let p else { return "" }
         return String(cString: p)
     }
 
-    private static func cStrings(_ n: Int, _ p: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> [String] {
+    static func cStrings(_ n: Int, _ p: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> [String] {
         guard let p else { return [] }
         return (0..<n).map { cString(p[$0]) }
     }

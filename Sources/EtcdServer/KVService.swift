@@ -20,6 +20,7 @@ struct KVService: Sendable {
     private var descriptors: Descriptors { Descriptors.shared }
 
     func range(_ call: ServerCall, _ request: ByteBuffer) {
+        guard let caller = context.auth.caller(call, raft: context.raft, retry: { range(call, request) }) else { return }
         do throws(EtcdServerError) {
             let r = try withBytes(request) { raw throws(EtcdServerError) in
                 try withDecoded(Etcdserverpb__RangeRequest.self, descriptors.rangeRequest, raw) { m throws(EtcdServerError) in
@@ -27,7 +28,7 @@ struct KVService: Sendable {
                 }
             }
             try check { () throws(EtcdError) in try RequestValidation.check(r) }
-            if r.serializable { return Self.serveRange(call, r, context: context) }
+            if r.serializable { return Self.serveRange(call, r, caller: caller, context: context) }
             // A learner serves only serializable reads, as etcd's interceptor allows.
             if context.published.isLearner { throw EtcdServerError.learnerNotSupported }
             // Linearizable: a ReadIndex round confirms this member has applied everything committed
@@ -36,7 +37,7 @@ struct KVService: Sendable {
             context.raft.linearizableRead { error in
                 call.eventLoop.execute {
                     if let error { return call.fail(error) }
-                    Self.serveRange(call, r, context: context)
+                    Self.serveRange(call, r, caller: caller, context: context)
                 }
             }
         } catch {
@@ -44,12 +45,16 @@ struct KVService: Sendable {
         }
     }
 
-    private static func serveRange(_ call: ServerCall, _ r: RangeRequest, context: ServerContext) {
-        do {
-            let result = try context.store.range(r)
+    /// etcd's doSerialize: the permission is checked when the read is served, and a read that raced a
+    /// change of the auth state is refused rather than answered under the old rules.
+    private static func serveRange(_ call: ServerCall, _ r: RangeRequest, caller: AuthCaller?, context: ServerContext) {
+        do throws(EtcdServerError) {
+            try context.auth.checkRead(caller, key: r.key, rangeEnd: r.rangeEnd)
+            let result = try store { () throws(EtcdError) in try context.store.range(r) }
+            try context.auth.checkUnchanged(caller)
             call.respond { $0.range(result, context.header(revision: result.revision)) }
         } catch {
-            call.fail(EtcdServerError(error))
+            call.fail(error)
         }
     }
 
@@ -95,17 +100,20 @@ struct KVService: Sendable {
     private func propose(_ call: ServerCall, _ request: ByteBuffer, field: InternalRequestCodec.Field,
                          decode: (UnsafeRawBufferPointer) throws(EtcdServerError) -> WriteOp) {
         let context = self.context
+        guard let caller = context.auth.caller(call, raft: context.raft, retry: {
+            KVService(context: context).redo(call, request, field: field)
+        }) else { return }
         do throws(EtcdServerError) {
             let op = try withBytes(request) { raw throws(EtcdServerError) in try decode(raw) }
             if case .txn(let t) = op, t.isReadOnly, t.isSerializable {
-                return Self.serveReadOnlyTxn(call, t, context: context)
+                return Self.serveReadOnlyTxn(call, t, caller: caller, context: context)
             }
             if context.published.isLearner { throw EtcdServerError.learnerNotSupported }
             if case .txn(let t) = op, t.isReadOnly {
                 context.raft.linearizableRead { error in
                     call.eventLoop.execute {
                         if let error { return call.fail(error) }
-                        Self.serveReadOnlyTxn(call, t, context: context)
+                        Self.serveReadOnlyTxn(call, t, caller: caller, context: context)
                     }
                 }
                 return
@@ -117,7 +125,7 @@ struct KVService: Sendable {
             }
             let id = context.nextRequestID()
             let data = request.withUnsafeReadableBytes { raw in
-                InternalRequestCodec.encode(id: id, field: field, request: raw)
+                InternalRequestCodec.encode(id: id, field: field, request: raw, caller: caller ?? .anonymous)
             }
             if data.count > context.limits.maxRequestBytes { throw EtcdServerError.requestTooLarge }
             if let error = context.propose(data, id: id, done: { result in
@@ -130,12 +138,24 @@ struct KVService: Sendable {
         }
     }
 
-    private static func serveReadOnlyTxn(_ call: ServerCall, _ t: TxnRequest, context: ServerContext) {
-        do {
-            let result = try context.store.readOnlyTxn(t)
+    private static func serveReadOnlyTxn(_ call: ServerCall, _ t: TxnRequest, caller: AuthCaller?, context: ServerContext) {
+        do throws(EtcdServerError) {
+            try context.auth.checkTxn(caller, t)
+            let result = try store { () throws(EtcdError) in try context.store.readOnlyTxn(t) }
+            try context.auth.checkUnchanged(caller)
             call.respond { $0.txn(result.response, context.header(revision: result.revision)) }
         } catch {
-            call.fail(EtcdServerError(error))
+            call.fail(error)
+        }
+    }
+
+    /// A mutation again, once the token it came with can be resolved.
+    private func redo(_ call: ServerCall, _ request: ByteBuffer, field: InternalRequestCodec.Field) {
+        switch field {
+        case .put: put(call, request)
+        case .deleteRange: deleteRange(call, request)
+        case .txn: txn(call, request)
+        default: compact(call, request)
         }
     }
 
@@ -152,9 +172,13 @@ struct KVService: Sendable {
             case .deleteRange(let r): call.respond { $0.deleteRange(r, header) }
             case .txn(let r): call.respond { $0.txn(r, header) }
             case .compact: call.respond { $0.compaction(header) }
-            case .deleteKeys, .leaseGrant, .leaseRevoke, .leaseCheckpoint, .noop: call.finish(.ok)
+            case .deleteKeys, .leaseGrant, .leaseRevoke, .leaseCheckpoint, .auth, .noop: call.finish(.ok)
             }
         }
+    }
+
+    private static func store<R>(_ body: () throws(EtcdError) -> R) throws(EtcdServerError) -> R {
+        do { return try body() } catch { throw EtcdServerError(error) }
     }
 
     private func check(_ body: () throws(EtcdError) -> Void) throws(EtcdServerError) {

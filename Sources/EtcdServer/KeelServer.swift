@@ -165,8 +165,10 @@ public final class KeelServer: Sendable {
         let electionMs = Int64(config.electionTimeoutMs)
         let leaseSchedule = LeaseSchedule(settings: .init(promotionGrace: .milliseconds(electionMs)))
         leaseSchedule.restore(from: store)
+        let tokens = try await AuthTokenConfig.provider(config.authToken, ttlSeconds: config.authTokenTTLSeconds)
+        let authGate = AuthGate(store: store, tokens: tokens, published: published, clientCertAuth: config.clientTLS.clientCertAuth)
         let applier = ApplyStage(store: store, members: members, waiters: waiters, reads: reads, published: published,
-                                 watches: watches, leases: leaseSchedule, logger: logger) { change in
+                                 watches: watches, leases: leaseSchedule, tokens: tokens, logger: logger) { change in
             switch change {
             case .added(let m), .updated(let m):
                 if m.id != localID { peers.addPeer(id: m.id, urls: m.peerURLs) }
@@ -206,7 +208,7 @@ public final class KeelServer: Sendable {
             dataDir: config.dataDir, name: config.name, strictReconfigCheck: config.strictReconfigCheck, watches: watches,
             watchProgressInterval: .nanoseconds(max(Int64(config.watchProgressNotifyInterval.components.seconds) * 1_000_000_000
                 + config.watchProgressNotifyInterval.components.attoseconds / 1_000_000_000, 1_000_000)),
-            clientDialer: tls.clientDialer)
+            auth: authGate, clientDialer: tls.clientDialer)
         publisher.context = context
 
         var peerPorts: [Int] = []
@@ -238,6 +240,7 @@ public final class KeelServer: Sendable {
         ClusterServices(context: context).register(into: &grpc)
         AlarmService(context: context).register(into: &grpc)
         HashService(context: context).register(into: &grpc)
+        AuthService(context: context, bcryptCost: Int(config.bcryptCost)).register(into: &grpc)
         // etcd's minimum lease TTL: (3 × election ticks / 2) heartbeats, in whole seconds, rounded up.
         let minTTLms = Int64(3 * config.electionTicks / 2) * Int64(config.heartbeatIntervalMs)
         LeaseService(context: context, schedule: leaseSchedule, minTTL: (minTTLms + 999) / 1000).register(into: &grpc)

@@ -30,6 +30,9 @@ struct Descriptors: @unchecked Sendable {  // immutable pointers to static C dat
     let leaderRequest = ProtoCodec.descriptor(of: v3electionpb__leader_request__init)
     let resignRequest = ProtoCodec.descriptor(of: v3electionpb__resign_request__init)
     let moveLeaderRequest = ProtoCodec.descriptor(of: etcdserverpb__move_leader_request__init)
+    let authenticateRequest = ProtoCodec.descriptor(of: etcdserverpb__authenticate_request__init)
+    let authUserAddRequest = ProtoCodec.descriptor(of: etcdserverpb__auth_user_add_request__init)
+    let authUserChangePasswordRequest = ProtoCodec.descriptor(of: etcdserverpb__auth_user_change_password_request__init)
 
     static let shared = Descriptors()
 }

@@ -29,10 +29,13 @@ final class ServerContext: Sendable {
     let leaderChannel = LeaderChannel()
     /// TLS for calls to another member's https client URL (forwarding to the leader).
     let clientDialer: TLSClientSecurity?
+    /// Who calls, and what they may do.
+    let auth: AuthGate
 
     init(store: MVCCStore, raft: RaftLoop, published: RaftPublished, members: MemberRegistry, clusterID: UInt64,
          memberID: UInt64, limits: Limits, dataDir: String, name: String, strictReconfigCheck: Bool, watches: WatchHub,
-         watchProgressInterval: TimeAmount, clientDialer: TLSClientSecurity? = nil) {
+         watchProgressInterval: TimeAmount, auth: AuthGate, clientDialer: TLSClientSecurity? = nil) {
+        self.auth = auth
         self.clientDialer = clientDialer
         self.watches = watches
         self.watchProgressInterval = watchProgressInterval

@@ -1,4 +1,8 @@
 import Backend
+import Synchronization
+
+/// One log entry to apply: its index, what it asks, and for a client's request who asked.
+typealias Entry = (index: UInt64, op: WriteOp, caller: AuthCaller?)
 
 extension MVCCStore {
     /// Applies one committed entry. Applier thread only.
@@ -23,12 +27,22 @@ extension MVCCStore {
         applyBatch(ops, lastTerm: term)
     }
 
-    private func applyBatch(_ ops: [(index: UInt64, op: WriteOp)], lastTerm: UInt64?) -> [ApplyResult] {
+    /// `applyBatch(_:term:)` for entries proposed on behalf of a client: `callers[i]` is who sent
+    /// `ops[i]` (nil: the server itself, e.g. a lease expiry), checked against the permissions as
+    /// applied here when auth is enabled (etcd's authApplierV3).
+    public func applyBatch(_ ops: [(index: UInt64, op: WriteOp)], callers: [AuthCaller?], term: UInt64) -> [ApplyResult] {
+        precondition(callers.count == ops.count)
+        return applyBatch(ops, callers: callers, lastTerm: term)
+    }
+
+    private func applyBatch(_ ops: [(index: UInt64, op: WriteOp)], callers: [AuthCaller?]? = nil,
+                            lastTerm: UInt64?) -> [ApplyResult] {
         var results: [ApplyResult] = []
         results.reserveCapacity(ops.count)
-        var segment: [(index: UInt64, op: WriteOp)] = []
-        for (i, entry) in ops.enumerated() {
+        var segment: [Entry] = []
+        for (i, op) in ops.enumerated() {
             let term = i == ops.count - 1 ? lastTerm : nil
+            let entry: Entry = (op.index, op.op, callers?[i] ?? nil)
             if case .compact = entry.op {
                 if !segment.isEmpty { results += applySegment(segment, term: nil); segment.removeAll() }
                 results += applySegment([entry], term: term)
@@ -44,7 +58,7 @@ extension MVCCStore {
     /// One LMDB write transaction for `entries`. On a backend failure (MAP_FULL, I/O) the
     /// in-memory state is rebuilt from the backend and the entries are retried one by one, so one
     /// oversized entry cannot fail its neighbours. `term` belongs to the last entry.
-    private func applySegment(_ entries: [(index: UInt64, op: WriteOp)], term: UInt64?) -> [ApplyResult] {
+    private func applySegment(_ entries: [Entry], term: UInt64?) -> [ApplyResult] {
         do {
             return try commitSegment(entries, term: term)
         } catch {
@@ -61,21 +75,21 @@ extension MVCCStore {
         }
     }
 
-    private func commitSegment(_ entries: [(index: UInt64, op: WriteOp)], term: UInt64?) throws -> [ApplyResult] {
+    private func commitSegment(_ entries: [Entry], term: UInt64?) throws -> [ApplyResult] {
         var results: [ApplyResult] = []
         results.reserveCapacity(entries.count)
         let (startCI, startTerm) = state.withReadLock { ($0.appliedConsistentIndex, $0.consistentTerm) }
         var highest = startCI
         var newTerm = startTerm
         try backend.write { tx in
-            for (index, op) in entries {
+            for (index, op, caller) in entries {
                 if index <= highest {
                     results.append(ApplyResult(outcome: .skipped, revision: state.withReadLock { $0.appliedRevision }))
                     continue
                 }
                 precondition(index > highest, "entries must be applied in increasing index order")
                 highest = index
-                results.append(try applyOne(op, tx: &tx))
+                results.append(try applyOne(op, caller: caller, index: index, tx: &tx))
             }
             if highest > startCI {
                 try tx.put(.meta, MetaKey.consistentIndex, bigEndianBytes(highest))
@@ -98,13 +112,17 @@ extension MVCCStore {
 
     /// Runs one op under the state write lock. Request errors (EtcdError) leave no change;
     /// backend errors propagate and abort the whole LMDB transaction.
-    private func applyOne(_ op: WriteOp, tx: inout WriteTx) throws -> ApplyResult {
+    private func applyOne(_ op: WriteOp, caller: AuthCaller?, index: UInt64, tx: inout WriteTx) throws -> ApplyResult {
         if case .compact(let c) = op { return try compact(c, tx: &tx) }
         return try state.withWriteLock { s throws -> ApplyResult in
             var w = TxnWriter(beginRev: s.appliedRevision, carryPrevKV: eventsCarryPrevKV)
             let response: WriteResponse
             do {
+                if let caller, s.auth.enabled { try Self.checkPermission(op, caller, s) }
                 switch op {
+                case .auth(let a):
+                    response = .auth(try s.auth.apply(a, caller: caller, index: index, tx: &tx))
+                    authEnabled.store(s.auth.enabled, ordering: .releasing)
                 case .put(let p):
                     try checkSpace(cost: p.putCost, tx: &tx)
                     if p.lease != 0 && !s.leases.exists(p.lease) { throw EtcdError.leaseNotFound }
@@ -203,6 +221,7 @@ extension MVCCStore {
                 (kept.putTotal, kept.deleteTotal) = (s.putTotal, s.deleteTotal)  // counters go on
                 s = kept
             }
+            authEnabled.store(fresh.auth.enabled, ordering: .releasing)
         } catch {
             preconditionFailure("cannot reload the store after a backend failure: \(error)")
         }

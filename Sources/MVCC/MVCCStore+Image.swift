@@ -66,6 +66,7 @@ extension MVCCStore {
                     var kept = fresh
                     (kept.putTotal, kept.deleteTotal) = (s.putTotal, s.deleteTotal)  // counters go on
                     s = kept
+                    authEnabled.store(kept.auth.enabled, ordering: .releasing)
                 }
             })
         }

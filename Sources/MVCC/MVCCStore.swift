@@ -1,4 +1,5 @@
 import Backend
+import Synchronization
 
 /// The multi-version key-value store with etcd 3.4's semantics.
 ///
@@ -13,6 +14,8 @@ public final class MVCCStore: Sendable {
     /// Called when an entry fails in the backend itself (MAP_FULL, I/O error), not for request-level
     /// errors. nil (tests, tools): the entry fails with NOSPACE or a backend error.
     let onBackendFailure: (@Sendable (Error) -> Void)?
+    /// Whether auth is enabled, readable without the state lock (every request asks).
+    let authEnabled = Atomic<Bool>(false)
 
     public init(backend: Backend, eventsCarryPrevKV: Bool = false,
                 onBackendFailure: (@Sendable (Error) -> Void)? = nil) throws {
@@ -20,6 +23,7 @@ public final class MVCCStore: Sendable {
         self.backend = backend
         self.eventsCarryPrevKV = eventsCarryPrevKV
         self.state = ReadWriteLock(try MVCCStore.restoreState(from: backend))
+        authEnabled.store(state.withReadLock { $0.auth.enabled }, ordering: .releasing)
         try finishInterruptedCompaction()
     }
 
@@ -58,6 +62,7 @@ public final class MVCCStore: Sendable {
             return true
         }
         s.leases = try LeaseTable.load(tx, keyLease: keyLease)
+        s.auth = try AuthState.load(tx)
         s.publishedRevision = max(last, s.compactedRevision, 1)
         s.appliedRevision = s.publishedRevision
         s.appliedConsistentIndex = s.publishedConsistentIndex

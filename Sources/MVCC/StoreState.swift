@@ -17,6 +17,8 @@ struct StoreState: Sendable {
     var consistentTerm: UInt64 = 0
     /// Granted leases and their keys (applied state, like the index).
     var leases = LeaseTable()
+    /// Users, roles and the auth switch (applied state, like the index).
+    var auth = AuthState()
     /// Keys put and deleted by applied writes since start (etcd_mvcc_put_total, etcd_mvcc_delete_total).
     var putTotal: Int64 = 0
     var deleteTotal: Int64 = 0

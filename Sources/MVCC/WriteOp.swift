@@ -12,6 +12,8 @@ public enum WriteOp: Sendable, Equatable {
     case leaseRevoke(id: Int64)
     /// Records remaining TTLs (the leader's clock, through the log, so a new leader continues it).
     case leaseCheckpoint([LeaseCheckpoint])
+    /// Users, roles, permissions, enabling auth, and authentications.
+    case auth(AuthOp)
     /// Only advances the consistent index (entries for other state machines, conf changes).
     case noop
 }
@@ -25,6 +27,7 @@ public enum WriteResponse: Sendable, Equatable {
     case leaseGrant(id: Int64, ttl: Int64)
     case leaseRevoke(id: Int64)
     case leaseCheckpoint([LeaseCheckpoint])
+    case auth(AuthResponse)
     case noop
 }
 

@@ -23,8 +23,10 @@ public final class InProcessCall {
                  eventLoop: EventLoop, receiver: InProcessCallReceiver) {
         guard let handler = server.handler(for: path) else { return nil }
         var h2 = HTTP2Headers([(":method", "POST"), (":path", path), ("content-type", "application/grpc")])
-        for field in headers where !field.name.hasPrefix(":") && field.name != "content-type" {
-            h2.append(field.name, field.value)
+        for field in headers {
+            let name = field.name.lowercased()  // HTTP/1.1 names are any case; HTTP/2's are lower case
+            guard !name.hasPrefix(":"), name != "content-type" else { continue }
+            h2.append(name, field.value)
         }
         self.call = ServerCall(path: path, headers: h2, eventLoop: eventLoop, receiver: receiver,
                                metrics: server.metrics(for: path))

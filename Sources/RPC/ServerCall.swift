@@ -49,6 +49,10 @@ public final class ServerCall: @unchecked Sendable {
         self.eventLoop = eventLoop
     }
 
+    /// The CN of the client certificate TLS verified for this call's connection; nil for plaintext, no
+    /// certificate, or an in-process (gateway) call.
+    public var peerCommonName: String? { stream?.peerCommonName }
+
     static let responseHeaders = HTTP2Headers([(":status", "200"), ("content-type", "application/grpc")])
     static let okTrailers = HTTP2Headers([("grpc-status", "0")])
 

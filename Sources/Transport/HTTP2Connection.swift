@@ -15,6 +15,8 @@ public final class HTTP2Connection: @unchecked Sendable {
 
     public let role: Role
     public let eventLoop: EventLoop
+    /// The CN of the client certificate TLS verified on this connection (nil: none, or plaintext).
+    public internal(set) var peerCommonName: String?
     let limits: HTTP2Limits
     let router: HTTP2StreamRouter?
     weak var output: HTTP2ConnectionOutput?

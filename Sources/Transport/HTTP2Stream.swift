@@ -7,6 +7,8 @@ public final class HTTP2Stream: @unchecked Sendable {
     public let id: Int32
     public let eventLoop: EventLoop
     weak var connection: HTTP2Connection?
+    /// The verified client certificate's CN of this stream's connection. Event loop only.
+    public var peerCommonName: String? { connection?.peerCommonName }
     var delegate: HTTP2StreamDelegate?
 
     /// Bytes waiting for nghttp2's data provider to take them.

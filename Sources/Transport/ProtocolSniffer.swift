@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// First handler on every accepted connection: the HTTP/2 client preface means h2c with prior knowledge
 /// (gRPC, or the gateway over HTTP/2); anything else is HTTP/1.1. It then replaces itself with the right stack.
@@ -33,6 +34,7 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
             if matches {
                 let connection = HTTP2Connection(role: .server, eventLoop: context.eventLoop,
                                                  limits: configuration.http2, router: configuration.router)
+                connection.peerCommonName = Self.verifiedCommonName(context)
                 try context.pipeline.syncOperations.addHandler(HTTP2ChannelHandler(connection: connection))
             } else {
                 try context.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -47,6 +49,14 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelRead(wrapInboundOut(bytes))
         context.fireChannelReadComplete()
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    /// The subject CN of the certificate the client presented, when TLS verified one (the handshake is over
+    /// by the time the first bytes arrive here): with --client-cert-auth, etcd's user for auth.
+    private static func verifiedCommonName(_ context: ChannelHandlerContext) -> String? {
+        guard let tls = try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self),
+              let certificate = tls.peerCertificate else { return nil }
+        return certificate.subjectName.filter { $0.type == .commonName }.map(\.value).last
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

@@ -49,9 +49,12 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
     private let watches: WatchHub
     /// Lease clocks: grants start one, checkpoints restart one, revocations end one.
     private let leases: LeaseSchedule
+    /// Simple tokens minted or ended by applied auth entries.
+    private let tokens: AuthTokenProvider
 
     init(store: MVCCStore, members: MemberRegistry, waiters: Waiters<ProposalOutcome>, reads: ReadIndexBatcher,
-         published: RaftPublished, watches: WatchHub, leases: LeaseSchedule, logger: Logger, backlog: Int = 64, backendSyncInterval: TimeInterval = 1,
+         published: RaftPublished, watches: WatchHub, leases: LeaseSchedule, tokens: AuthTokenProvider, logger: Logger,
+         backlog: Int = 64, backendSyncInterval: TimeInterval = 1,
          onMembershipChange: @escaping @Sendable (MemberChange) -> Void) {
         self.store = store
         self.members = members
@@ -60,6 +63,7 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
         self.published = published
         self.watches = watches
         self.leases = leases
+        self.tokens = tokens
         self.logger = logger
         self.queue = SignalQueue(capacity: backlog)
         self.backendSyncInterval = backendSyncInterval
@@ -79,11 +83,12 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
         var work: [ApplyWork] = []
         var ops: [(index: UInt64, op: WriteOp)] = []
         var ids: [UInt64] = []
+        var callers: [AuthCaller?] = []
         while queue.take(max: 64, into: &work) {
             for w in work {
                 switch w {
                 case .entries(let entries):
-                    applyEntries(entries, ops: &ops, ids: &ids)
+                    applyEntries(entries, ops: &ops, ids: &ids, callers: &callers)
                 case .snapshot(let index, let image):
                     installSnapshot(index: index, image: image)
                 }
@@ -98,21 +103,24 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
         done.signal()
     }
 
-    private func applyEntries(_ entries: [Entry], ops: inout [(index: UInt64, op: WriteOp)], ids: inout [UInt64]) {
+    private func applyEntries(_ entries: [Entry], ops: inout [(index: UInt64, op: WriteOp)], ids: inout [UInt64],
+                              callers: inout [AuthCaller?]) {
         for e in entries {
             switch e.type {
             case .normal where e.data.isEmpty:
                 ops.append((e.index, .noop))  // a new leader's empty entry
                 lastTerm = e.term
                 ids.append(0)
+                callers.append(nil)
             case .normal:
-                let decoded: (id: UInt64, request: InternalRequestCodec.LogRequest)
+                let decoded: (id: UInt64, request: InternalRequestCodec.LogRequest, caller: AuthCaller?)
                 do { decoded = try InternalRequestCodec.decodeEntry(e.data) } catch {
                     // Every member decodes the same bytes the same way, so skipping keeps them equal.
                     logger.error("undecodable log entry skipped", metadata: ["index": "\(e.index)", "error": "\(error.status.message)"])
                     ops.append((e.index, .noop))
                     lastTerm = e.term
                     ids.append(0)
+                    callers.append(nil)
                     continue
                 }
                 switch decoded.request {
@@ -120,8 +128,9 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
                     ops.append((e.index, op))
                     lastTerm = e.term
                     ids.append(decoded.id)
+                    callers.append(decoded.caller)
                 case .memberAttributes(let id, let name, let clientURLs):
-                    flush(&ops, &ids)
+                    flush(&ops, &ids, &callers)
                     if var m = members.member(id) {
                         m.name = name
                         m.clientURLs = clientURLs
@@ -130,7 +139,7 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
                     }
                     finishSingle(e, id: decoded.id)
                 case .alarm(let activate, let memberID, let type):
-                    flush(&ops, &ids)
+                    flush(&ops, &ids, &callers)
                     let member = AlarmMember(memberID: memberID, alarm: AlarmType(rawValue: type))
                     var changed: AlarmMember?
                     if e.index > store.consistentIndex && type != AlarmType.none.rawValue {
@@ -148,7 +157,7 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
                     finishSingle(e, id: 0)
                     if decoded.id != 0 { waiters.complete(decoded.id, .alarm(changed)) }
                 case .memberPeerURLs(let id, let peerURLs):
-                    flush(&ops, &ids)
+                    flush(&ops, &ids, &callers)
                     if var m = members.member(id) {
                         m.peerURLs = peerURLs
                         persist { try members.upsert(m, backend: store.backend) }
@@ -157,11 +166,11 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
                     finishSingle(e, id: decoded.id)
                 }
             case .confChange:
-                flush(&ops, &ids)
+                flush(&ops, &ids, &callers)
                 applyConfChange(e)
             }
         }
-        flush(&ops, &ids)
+        flush(&ops, &ids, &callers)
     }
 
     /// Membership entries write the members bucket first, then advance the consistent index: a crash
@@ -196,13 +205,14 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
     private func finishSingle(_ e: Entry, id: UInt64) {
         var ops = [(index: e.index, op: WriteOp.noop)]
         var ids = [id]
+        var callers: [AuthCaller?] = [nil]
         lastTerm = e.term
-        flush(&ops, &ids)
+        flush(&ops, &ids, &callers)
     }
 
-    private func flush(_ ops: inout [(index: UInt64, op: WriteOp)], _ ids: inout [UInt64]) {
+    private func flush(_ ops: inout [(index: UInt64, op: WriteOp)], _ ids: inout [UInt64], _ callers: inout [AuthCaller?]) {
         guard let last = ops.last?.index else { return }
-        let results = store.applyBatch(ops, term: lastTerm)
+        let results = store.applyBatch(ops, callers: callers, term: lastTerm)
         precondition(results.count == ops.count, "applyBatch must answer every entry")
         published.setApplied(max(last, store.consistentIndex))
         // One notification per applied batch, not per entry: each watcher then gets one response (one
@@ -220,6 +230,9 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
             case .leaseGrant(let id, let ttl): leases.granted(id, ttl: ttl)
             case .leaseRevoke(let id): leases.revoked(id)
             case .leaseCheckpoint(let checkpoints): leases.checkpointed(checkpoints)
+            case .auth(.authenticated(let name, let token)): tokens.applied(name: name, simpleToken: token)
+            case .auth(.userInvalidated(let name)): tokens.invalidate(user: name)
+            case .auth(.disabled): tokens.disable()
             default: break
             }
         }
@@ -229,6 +242,7 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
         reads.applied(published.applied)
         ops.removeAll(keepingCapacity: true)
         ids.removeAll(keepingCapacity: true)
+        callers.removeAll(keepingCapacity: true)
     }
 
     private func installSnapshot(index: UInt64, image: String) {

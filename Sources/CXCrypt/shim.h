@@ -1,0 +1,2 @@
+// libxcrypt (Debian libcrypt-dev): bcrypt for auth passwords, as etcd uses golang.org/x/crypto/bcrypt.
+#include <crypt.h>

@@ -1,0 +1,89 @@
+import MVCC
+import RPC
+
+/// Who a call comes from, and whether it may do what it asks (etcd's AuthInfoFromCtx and the checks of
+/// its API layer). The applier checks writes again against the permissions as applied.
+final class AuthGate: Sendable {
+    enum Resolution {
+        /// nil: no credentials (fine while auth is disabled).
+        case caller(AuthCaller?)
+        case refused(EtcdServerError)
+        /// A simple token whose Authenticate entry this member has not applied yet.
+        case waitForIndex(UInt64)
+    }
+
+    let store: MVCCStore
+    let tokens: AuthTokenProvider
+    let published: RaftPublished
+    /// --client-cert-auth: a verified client certificate's CN names the user when no token is given.
+    let clientCertAuth: Bool
+
+    init(store: MVCCStore, tokens: AuthTokenProvider, published: RaftPublished, clientCertAuth: Bool) {
+        (self.store, self.tokens, self.published, self.clientCertAuth) = (store, tokens, published, clientCertAuth)
+    }
+
+    var isEnabled: Bool { store.isAuthEnabled }
+
+    /// A token ("token" metadata, or the gateway's Authorization header) wins over a certificate's CN,
+    /// and a CN is not taken from a gateway call (etcd ignores it behind its grpc-gateway too).
+    func resolve(_ call: ServerCall) -> Resolution {
+        if let token = call.headers["token"] ?? call.headers["authorization"] {
+            let revision = store.authRevision
+            switch tokens.lookup(token, revision: revision, appliedIndex: published.applied) {
+            case .valid(let caller): return .caller(caller)
+            case .invalid: return .refused(EtcdServerError(.invalidAuthToken))
+            case .notYetApplied(let index): return .waitForIndex(index)
+            }
+        }
+        if clientCertAuth, let cn = call.peerCommonName {
+            return .caller(AuthCaller(username: cn, revision: store.authRevision))
+        }
+        return .caller(nil)
+    }
+
+    /// The caller, or nil after failing the call or arranging for `retry` to run once this member has
+    /// applied what the leader had committed (then the token's entry is in).
+    func caller(_ call: ServerCall, raft: RaftLoop, retry: @escaping @Sendable () -> Void) -> AuthCaller?? {
+        switch resolve(call) {
+        case .caller(let c): return .some(c)
+        case .refused(let e):
+            call.fail(e)
+            return nil
+        case .waitForIndex:
+            raft.linearizableRead { error in
+                call.eventLoop.execute {
+                    if let error { call.fail(error) } else { retry() }
+                }
+            }
+            return nil
+        }
+    }
+
+    // MARK: Checks of the API layer
+
+    func checkRead(_ caller: AuthCaller?, key: [UInt8], rangeEnd: [UInt8]) throws(EtcdServerError) {
+        guard isEnabled else { return }
+        try mapped { () throws(EtcdError) in try store.auth.checkRead(caller ?? .anonymous, key: key, rangeEnd: rangeEnd) }
+    }
+
+    func checkTxn(_ caller: AuthCaller?, _ t: TxnRequest) throws(EtcdServerError) {
+        guard isEnabled else { return }
+        try mapped { () throws(EtcdError) in try store.auth.checkTxn(caller ?? .anonymous, t) }
+    }
+
+    /// Membership changes, Hash, HashKV, Snapshot, Defragment: the root role (etcd's IsAdminPermitted).
+    func checkAdmin(_ caller: AuthCaller?) throws(EtcdServerError) {
+        guard isEnabled else { return }
+        try mapped { () throws(EtcdError) in try store.auth.checkAdmin(caller) }
+    }
+
+    /// A serialized read answered here must not have raced an auth change (etcd's doSerialize).
+    func checkUnchanged(_ caller: AuthCaller?) throws(EtcdServerError) {
+        guard let caller, caller.revision != 0 else { return }
+        if store.authRevision != caller.revision { throw EtcdServerError(.authOldRevision) }
+    }
+
+    private func mapped(_ body: () throws(EtcdError) -> Void) throws(EtcdServerError) {
+        do { try body() } catch { throw EtcdServerError(error) }
+    }
+}
