@@ -223,7 +223,7 @@ import Testing
                 var args = ["watch", "/x"]
                 if let user { args = ["--user", user] + args }
                 let refused = try WatchProcess(endpoint: server.endpoint, args)
-                let status = refused.waitForExit()
+                let status = refused.waitForExit(timeoutSeconds: 5)  // etcd cancels at once
                 out.append("watch /x as \(user ?? "nobody"): \(status.map { "\($0)" } ?? "still running") \(refused.stdout) \(refused.stderrLines)")
                 if status == nil { _ = refused.stop() }
             }

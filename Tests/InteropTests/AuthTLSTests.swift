@@ -40,18 +40,21 @@ import Testing
             CtlStep(["get", "/p/a"], cert: "alice", denied),
             CtlStep(["user", "revoke-role", "root", "root"], cert: "root", "Error: etcdserver: invalid auth management"),
             CtlStep(["auth", "disable"], cert: "alice", denied),
-            CtlStep(["auth", "disable"], cert: "root", "Authentication Disabled"),
-            CtlStep(["get", "/x", "--print-value-only"], cert: "alice", "3\n"),
         ])
-        // A watch as the CN's user: refused where alice may not read.
+        // A watch as alice (certificate and user): refused where alice may not read.
         let watches = try pair.bothAtOnce { server -> String in
             let watch = try WatchProcess(endpoint: pair.endpoint(server),
                                          certs.etcdctlFlags("alice") + ["--user", alice, "watch", "/x"])
-            let status = watch.waitForExit()
+            let status = watch.waitForExit(timeoutSeconds: 5)  // etcd cancels at once
             if status == nil { _ = watch.stop() }
             return "\(status.map { "\($0)" } ?? "still running") \(watch.stdout) \(watch.stderrLines)"
         }
         #expect(watches[0] == watches[1], "etcd: \(watches[0])\nsubject: \(watches[1])")
+        #expect(watches[0].hasPrefix("exit(5)") && watches[0].contains("code = PermissionDenied"), "\(watches[0])")
+        try pair.play([
+            CtlStep(["auth", "disable"], cert: "root", "Authentication Disabled"),
+            CtlStep(["get", "/x", "--print-value-only"], cert: "alice", "3\n"),
+        ])
     }
 
     /// python3-etcd3 over TLS with user and password: served in the role's range, refused outside it with
