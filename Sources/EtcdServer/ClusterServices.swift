@@ -17,10 +17,10 @@ struct ClusterServices: Sendable {
         grpc.register("/etcdserverpb.Maintenance/Status", .unary { call, _ in status(call) })
         grpc.register("/etcdserverpb.Maintenance/MoveLeader", .unary { call, request in moveLeader(call, request) })
         grpc.register("/etcdserverpb.Cluster/MemberList", .unary { call, _ in memberList(call) })
-        grpc.register("/etcdserverpb.Cluster/MemberAdd", .unary { call, request in memberAdd(call, request) })
-        grpc.register("/etcdserverpb.Cluster/MemberRemove", .unary { call, request in memberRemove(call, request) })
-        grpc.register("/etcdserverpb.Cluster/MemberUpdate", .unary { call, request in memberUpdate(call, request) })
-        grpc.register("/etcdserverpb.Cluster/MemberPromote", .unary { call, request in memberPromote(call, request) })
+        grpc.register("/etcdserverpb.Cluster/MemberAdd", .unary { call, request in admin(call) { memberAdd(call, request) } })
+        grpc.register("/etcdserverpb.Cluster/MemberRemove", .unary { call, request in admin(call) { memberRemove(call, request) } })
+        grpc.register("/etcdserverpb.Cluster/MemberUpdate", .unary { call, request in admin(call) { memberUpdate(call, request) } })
+        grpc.register("/etcdserverpb.Cluster/MemberPromote", .unary { call, request in admin(call) { memberPromote(call, request) } })
     }
 
     static let memberNotFound = EtcdServerError(.notFound, "etcdserver: member not found")
@@ -37,6 +37,11 @@ struct ClusterServices: Sendable {
     static let tooManyLearners = EtcdServerError(.failedPrecondition, "etcdserver: too many learner members in cluster")
 
     // MARK: Status
+
+    /// etcd's checkMembershipOperationPermission: membership changes need the root role.
+    private func admin(_ call: ServerCall, _ body: @escaping @Sendable () -> Void) {
+        context.auth.asAdmin(call, raft: context.raft, body)
+    }
 
     func status(_ call: ServerCall) {
         let context = self.context

@@ -9,8 +9,13 @@ struct HashService: Sendable {
     let context: ServerContext
 
     func register(into grpc: inout GRPCServer) {
-        grpc.register("/etcdserverpb.Maintenance/Hash", .unary { call, _ in hash(call) })
-        grpc.register("/etcdserverpb.Maintenance/HashKV", .unary { call, request in hashKV(call, request) })
+        // etcd's authMaintenanceServer: both need the root role.
+        grpc.register("/etcdserverpb.Maintenance/Hash", .unary { call, _ in
+            context.auth.asAdmin(call, raft: context.raft) { hash(call) }
+        })
+        grpc.register("/etcdserverpb.Maintenance/HashKV", .unary { call, request in
+            context.auth.asAdmin(call, raft: context.raft) { hashKV(call, request) }
+        })
     }
 
     func hash(_ call: ServerCall) {

@@ -131,18 +131,19 @@ enum InternalRequestCodec {
     }
 
     /// A LeaseGrant entry: the id and TTL the proposer settled (so every member applies the same).
-    static func leaseGrant(requestID: UInt64, leaseID: Int64, ttl: Int64) -> [UInt8] {
+    static func leaseGrant(requestID: UInt64, leaseID: Int64, ttl: Int64, caller: AuthCaller? = nil) -> [UInt8] {
         var m = Etcdserverpb__LeaseGrantRequest()
         etcdserverpb__lease_grant_request__init(&m)
         (m.id, m.ttl) = (leaseID, ttl)
-        return ProtoCodec.packed(&m).withUnsafeBytes { encode(id: requestID, field: .leaseGrant, request: $0) }
+        return ProtoCodec.packed(&m).withUnsafeBytes { encode(id: requestID, field: .leaseGrant, request: $0, caller: caller) }
     }
 
-    static func leaseRevoke(requestID: UInt64, leaseID: Int64) -> [UInt8] {
+    /// `caller` nil: the leader revoking an expired lease (not checked against anyone's permissions).
+    static func leaseRevoke(requestID: UInt64, leaseID: Int64, caller: AuthCaller? = nil) -> [UInt8] {
         var m = Etcdserverpb__LeaseRevokeRequest()
         etcdserverpb__lease_revoke_request__init(&m)
         m.id = leaseID
-        return ProtoCodec.packed(&m).withUnsafeBytes { encode(id: requestID, field: .leaseRevoke, request: $0) }
+        return ProtoCodec.packed(&m).withUnsafeBytes { encode(id: requestID, field: .leaseRevoke, request: $0, caller: caller) }
     }
 
     static func leaseCheckpoint(requestID: UInt64, _ checkpoints: [LeaseCheckpoint]) -> [UInt8] {

@@ -20,7 +20,10 @@ struct KVService: Sendable {
     private var descriptors: Descriptors { Descriptors.shared }
 
     func range(_ call: ServerCall, _ request: ByteBuffer) {
-        guard let caller = context.auth.caller(call, raft: context.raft, retry: { range(call, request) }) else { return }
+        let resolution = context.auth.resolve(call)
+        guard case .caller(let caller) = resolution else {
+            return context.auth.settle(resolution, call, raft: context.raft) { range(call, request) }
+        }
         do throws(EtcdServerError) {
             let r = try withBytes(request) { raw throws(EtcdServerError) in
                 try withDecoded(Etcdserverpb__RangeRequest.self, descriptors.rangeRequest, raw) { m throws(EtcdServerError) in
@@ -100,9 +103,12 @@ struct KVService: Sendable {
     private func propose(_ call: ServerCall, _ request: ByteBuffer, field: InternalRequestCodec.Field,
                          decode: (UnsafeRawBufferPointer) throws(EtcdServerError) -> WriteOp) {
         let context = self.context
-        guard let caller = context.auth.caller(call, raft: context.raft, retry: {
-            KVService(context: context).redo(call, request, field: field)
-        }) else { return }
+        let resolution = context.auth.resolve(call)
+        guard case .caller(let caller) = resolution else {
+            return context.auth.settle(resolution, call, raft: context.raft) {
+                KVService(context: context).redo(call, request, field: field)
+            }
+        }
         do throws(EtcdServerError) {
             let op = try withBytes(request) { raw throws(EtcdServerError) in try decode(raw) }
             if case .txn(let t) = op, t.isReadOnly, t.isSerializable {

@@ -128,7 +128,7 @@ enum ConfigBuilder {
         case .failure(let e): return .failure(Failure(message: e.message, exitCode: 1))
         }
 
-        let authToken = f.value("auth-token").string  // anything but "simple" was refused (FlagTable)
+        let authToken = f.value("auth-token").string  // parsed (and refused when malformed) at start
         var bcryptCost = f.value("bcrypt-cost").unsigned
         if bcryptCost < 4 || bcryptCost > 31 {
             warnings.append("use default bcrypt cost 10 instead of the invalid given cost \(bcryptCost) (--bcrypt-cost must be 4...31)")

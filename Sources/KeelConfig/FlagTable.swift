@@ -57,7 +57,6 @@ enum FlagTable {
     static let discovery = "discovery bootstrap is not implemented in Keel; list the members with --initial-cluster"
     static let proxy = "etcd's v2 proxy mode is not implemented in Keel"
     static let notYet = "not implemented in Keel yet; the value is ignored"
-    static let noAuth = "the auth API (users, roles, tokens) is not implemented in Keel yet; the value is ignored"
     static let stderrOnly = "Keel always logs etcd's capnslog text format to stderr; the value is ignored"
 
     static let all: [FlagSpec] = member + clustering + proxyFlags + security + auth + monitoring + logging
@@ -211,14 +210,12 @@ enum FlagTable {
     ]
 
     private static let auth: [FlagSpec] = [
-        // Refused rather than ignored: asking for a token provider means expecting authentication,
-        // and Keel has none, so every client would get in.
-        FlagSpec(name: "auth-token", kind: .string, defaultText: "simple", section: .auth,
-                 support: .refuseWhenChanged("only the default 'simple' is accepted: the auth API is not implemented in Keel yet, so no request would be authenticated"),
-                 usage: "Specify a v3 authentication token type and its options ('simple' only in Keel)."),
-        FlagSpec(name: "bcrypt-cost", kind: .unsigned, defaultText: "10", section: .auth, support: .warnWhenChanged(noAuth),
+        // A malformed value or unreadable key refuses to start, as etcd does ("auth: invalid auth options").
+        FlagSpec(name: "auth-token", kind: .string, defaultText: "simple", section: .auth, support: .implemented,
+                 usage: "Specify a v3 authentication token type and its options ('simple' or 'jwt')."),
+        FlagSpec(name: "bcrypt-cost", kind: .unsigned, defaultText: "10", section: .auth, support: .implemented,
                  usage: "Specify the cost / strength of the bcrypt algorithm for hashing auth passwords. Valid values are between 4 and 31."),
-        FlagSpec(name: "auth-token-ttl", kind: .unsigned, defaultText: "300", section: .auth, support: .warnWhenChanged(noAuth),
+        FlagSpec(name: "auth-token-ttl", kind: .unsigned, defaultText: "300", section: .auth, support: .implemented,
                  usage: "Time (in seconds) of the auth-token-ttl."),
     ]
 

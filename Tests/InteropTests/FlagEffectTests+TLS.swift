@@ -11,7 +11,7 @@ extension FlagEffectTests {
         try peerAutoTLS(certs)
     }
 
-    private static func start(_ name: String, clientScheme: String, peerScheme: String,
+    static func startMember(_ name: String, clientScheme: String, peerScheme: String,
                               flags: [String]) throws -> (ServerProcess, ServerPorts, ScratchDirectory) {
         let scratch = try ScratchDirectory(label: "flags-\(name)")
         let ports = try ServerPorts.pick()
@@ -43,7 +43,7 @@ extension FlagEffectTests {
     /// cert/key/trusted-ca/client-cert-auth/client-crl-file/cipher-suites on the client port; peer-cert/key/
     /// trusted-ca/client-cert-auth/crl/allowed-cn on the peer port; the peer port's SAN check (skip flag unset).
     private func explicitCertificates(_ certs: TestCertificates) throws {
-        let (server, ports, _) = try Self.start("tls-a", clientScheme: "https", peerScheme: "https", flags: [
+        let (server, ports, _) = try Self.startMember("tls-a", clientScheme: "https", peerScheme: "https", flags: [
             "--cert-file", certs.cert("server"), "--key-file", certs.key("server"), "--trusted-ca-file", certs.ca,
             "--client-cert-auth", "--client-crl-file", certs.crl, "--cipher-suites", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
             "--peer-cert-file", certs.cert("peer"), "--peer-key-file", certs.key("peer"), "--peer-trusted-ca-file", certs.ca,
@@ -83,7 +83,7 @@ extension FlagEffectTests {
 
     /// --auto-tls on the client port; --peer-cert-allowed-hostname and the SAN check skipped on the peer port.
     private func hostnameAndSkippedSANCheck(_ certs: TestCertificates) throws {
-        let (server, ports, scratch) = try Self.start("tls-b", clientScheme: "https", peerScheme: "https", flags: [
+        let (server, ports, scratch) = try Self.startMember("tls-b", clientScheme: "https", peerScheme: "https", flags: [
             "--auto-tls",
             "--peer-cert-file", certs.cert("peer"), "--peer-key-file", certs.key("peer"), "--peer-trusted-ca-file", certs.ca,
             "--peer-client-cert-auth", "--peer-cert-allowed-hostname", "elsewhere.invalid",
@@ -105,7 +105,7 @@ extension FlagEffectTests {
 
     /// --peer-auto-tls: a generated certificate on the peer port.
     private func peerAutoTLS(_ certs: TestCertificates) throws {
-        let (server, ports, scratch) = try Self.start("tls-c", clientScheme: "http", peerScheme: "https", flags: ["--peer-auto-tls"])
+        let (server, ports, scratch) = try Self.startMember("tls-c", clientScheme: "http", peerScheme: "https", flags: ["--peer-auto-tls"])
         defer { server.stop() }
         let cert = scratch.child("data/fixtures/peer/cert.pem")
         let answer = try TLSProbe.get(port: ports.peer, path: "/", certs: certs, ca: cert, cert: nil)

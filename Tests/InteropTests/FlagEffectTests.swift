@@ -23,6 +23,7 @@ import Glibc
         case startupOutcomes
         case transportSecurity
         case gatewayAndMetrics
+        case authTokens
 
         var description: String { rawValue }
     }
@@ -79,6 +80,10 @@ import Glibc
         "experimental-peer-skip-client-san-verification": .transportSecurity, // SANs not naming the caller pass
         "metrics": .gatewayAndMetrics,                         // extensive: grpc_server_handling_seconds per method
         "enable-grpc-gateway": .gatewayAndMetrics,             // false: /v3/kv/range is a plain 404, gRPC still serves
+        // Auth (FlagEffectTests+Auth.swift): tokens through the JSON gateway.
+        "auth-token": .authTokens,                             // jwt: an ES256 JWT naming the user, forgeries refused
+        "bcrypt-cost": .authTokens,                            // 5: "$2b$05$" in the stored hash
+        "auth-token-ttl": .authTokens,                         // 1: an idle simple token is invalid after 2 s
     ]
 
     @Test func proofsCoverExactlyTheImplementedFlags() {
@@ -101,6 +106,7 @@ import Glibc
         case .startupOutcomes: try startupOutcomes()
         case .transportSecurity: try transportSecurity()
         case .gatewayAndMetrics: try gatewayAndMetrics()
+        case .authTokens: try authTokens()
         }
     }
 

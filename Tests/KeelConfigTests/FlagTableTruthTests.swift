@@ -49,8 +49,8 @@ import Testing
         "discovery", "discovery-fallback", "discovery-proxy", "discovery-srv", "discovery-srv-name",
         "proxy", "proxy-failure-wait", "proxy-refresh-interval", "proxy-dial-timeout", "proxy-write-timeout",
         "proxy-read-timeout",
-        // a file Keel would not read; a token provider with no auth behind it
-        "config-file", "auth-token",
+        // a file Keel would not read
+        "config-file",
     ]
 
     /// Implemented flags whose effect is the outcome itself rather than a server setting.

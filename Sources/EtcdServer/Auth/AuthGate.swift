@@ -41,21 +41,38 @@ final class AuthGate: Sendable {
         return .caller(nil)
     }
 
-    /// The caller, or nil after failing the call or arranging for `retry` to run once this member has
-    /// applied what the leader had committed (then the token's entry is in).
-    func caller(_ call: ServerCall, raft: RaftLoop, retry: @escaping @Sendable () -> Void) -> AuthCaller?? {
-        switch resolve(call) {
-        case .caller(let c): return .some(c)
-        case .refused(let e):
-            call.fail(e)
-            return nil
+    /// For a resolution other than `.caller`: fails the call, or runs `retry` once this member has applied
+    /// what the leader had committed (then the token's Authenticate entry is in). Kept apart from `resolve`
+    /// so the hot path builds no retry closure.
+    func settle(_ resolution: Resolution, _ call: ServerCall, raft: RaftLoop, retry: @escaping @Sendable () -> Void) {
+        switch resolution {
+        case .caller: retry()
+        case .refused(let e): call.fail(e)
         case .waitForIndex:
             raft.linearizableRead { error in
                 call.eventLoop.execute {
                     if let error { call.fail(error) } else { retry() }
                 }
             }
-            return nil
+        }
+    }
+
+    /// The caller when it resolves at once, else nil after `settle`.
+    func caller(_ call: ServerCall, raft: RaftLoop, retry: @escaping @Sendable () -> Void) -> AuthCaller?? {
+        let resolution = resolve(call)
+        if case .caller(let c) = resolution { return .some(c) }
+        settle(resolution, call, raft: raft, retry: retry)
+        return nil
+    }
+
+    /// Runs `body` when the caller has the root role (or auth is off); otherwise fails the call.
+    func asAdmin(_ call: ServerCall, raft: RaftLoop, _ body: @escaping @Sendable () -> Void) {
+        guard let caller = caller(call, raft: raft, retry: { self.asAdmin(call, raft: raft, body) }) else { return }
+        do throws(EtcdServerError) {
+            try checkAdmin(caller)
+            body()
+        } catch {
+            call.fail(error)
         }
     }
 

@@ -15,12 +15,18 @@ struct ElectionService: Sendable {
     static let noLeader = EtcdServerError(.unknown, "election: no leader")
     static let missingLeaderKey = EtcdServerError(.unknown, "\"leader\" field must be provided")
 
+    /// This service acting for the call's caller: its txns and reads are checked as the caller's would be.
+    private func forCaller(_ call: ServerCall, _ body: @escaping @Sendable (ElectionService) -> Void) {
+        guard let kv = kv.acting(for: call, retry: { forCaller(call, body) }) else { return }
+        body(ElectionService(kv: kv))
+    }
+
     func register(into grpc: inout GRPCServer) {
-        grpc.register("/v3electionpb.Election/Campaign", .unary { call, request in campaign(call, request) })
-        grpc.register("/v3electionpb.Election/Proclaim", .unary { call, request in proclaim(call, request) })
-        grpc.register("/v3electionpb.Election/Leader", .unary { call, request in leader(call, request) })
-        grpc.register("/v3electionpb.Election/Observe", .unary { call, request in observe(call, request) })
-        grpc.register("/v3electionpb.Election/Resign", .unary { call, request in resign(call, request) })
+        grpc.register("/v3electionpb.Election/Campaign", .unary { call, request in forCaller(call) { $0.campaign(call, request) } })
+        grpc.register("/v3electionpb.Election/Proclaim", .unary { call, request in forCaller(call) { $0.proclaim(call, request) } })
+        grpc.register("/v3electionpb.Election/Leader", .unary { call, request in forCaller(call) { $0.leader(call, request) } })
+        grpc.register("/v3electionpb.Election/Observe", .unary { call, request in forCaller(call) { $0.observe(call, request) } })
+        grpc.register("/v3electionpb.Election/Resign", .unary { call, request in forCaller(call) { $0.resign(call, request) } })
     }
 
     struct LeaderKey: Sendable {

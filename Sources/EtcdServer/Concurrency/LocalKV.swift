@@ -8,6 +8,19 @@ import RPC
 /// the applied state, and waiting for keys under a prefix to go.
 struct LocalKV: Sendable {
     let context: ServerContext
+    /// Whose request this serves: etcd's services call with the caller's token, so its permissions apply.
+    private(set) var caller: AuthCaller?
+
+    init(context: ServerContext) { self.context = context }
+
+    /// This KV acting for `call`'s caller (anonymous without credentials), or nil after failing the call
+    /// or arranging `retry` (see `AuthGate.caller`).
+    func acting(for call: ServerCall, retry: @escaping @Sendable () -> Void) -> LocalKV? {
+        guard let resolved = context.auth.caller(call, raft: context.raft, retry: retry) else { return nil }
+        var kv = self
+        kv.caller = resolved ?? .anonymous
+        return kv
+    }
 
     typealias Done<T> = @Sendable (Result<T, EtcdServerError>) -> Void
 
@@ -32,7 +45,8 @@ struct LocalKV: Sendable {
     func grantLease(ttl: Int64, on eventLoop: EventLoop, _ done: @escaping Done<Int64>) {
         let leaseID = Int64(bitPattern: context.nextRequestID() & (UInt64.max >> 1))
         let requestID = context.nextRequestID()
-        submit(InternalRequestCodec.leaseGrant(requestID: requestID, leaseID: leaseID, ttl: ttl), id: requestID, on: eventLoop) { result in
+        submit(InternalRequestCodec.leaseGrant(requestID: requestID, leaseID: leaseID, ttl: ttl, caller: caller), id: requestID,
+               on: eventLoop) { result in
             done(result.flatMap { r in
                 guard case .applied(.leaseGrant(let id, _)) = r.outcome else { return .failure(Self.failure(r)) }
                 return .success(id)
@@ -43,7 +57,7 @@ struct LocalKV: Sendable {
     private func propose(_ request: [UInt8], field: InternalRequestCodec.Field, on eventLoop: EventLoop,
                          _ done: @escaping Done<ApplyResult>) {
         let id = context.nextRequestID()
-        let data = request.withUnsafeBytes { InternalRequestCodec.encode(id: id, field: field, request: $0) }
+        let data = request.withUnsafeBytes { InternalRequestCodec.encode(id: id, field: field, request: $0, caller: caller) }
         submit(data, id: id, on: eventLoop, done)
     }
 
@@ -77,6 +91,7 @@ struct LocalKV: Sendable {
     }
 
     private func read(_ r: RangeRequest) throws(EtcdServerError) -> RangeResponse {
+        if let caller { try context.auth.checkRead(caller, key: r.key, rangeEnd: r.rangeEnd) }
         do { return try context.store.range(r) } catch { throw EtcdServerError(error) }
     }
 }

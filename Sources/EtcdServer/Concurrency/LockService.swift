@@ -12,9 +12,15 @@ struct LockService: Sendable {
     /// etcd's concurrency.NewSession default, for a Lock that names no lease.
     static let defaultSessionTTL: Int64 = 60
 
+    /// This service acting for the call's caller: its txns and reads are checked as the caller's would be.
+    private func forCaller(_ call: ServerCall, _ body: @escaping @Sendable (LockService) -> Void) {
+        guard let kv = kv.acting(for: call, retry: { forCaller(call, body) }) else { return }
+        body(LockService(kv: kv))
+    }
+
     func register(into grpc: inout GRPCServer) {
-        grpc.register("/v3lockpb.Lock/Lock", .unary { call, request in lock(call, request) })
-        grpc.register("/v3lockpb.Lock/Unlock", .unary { call, request in unlock(call, request) })
+        grpc.register("/v3lockpb.Lock/Lock", .unary { call, request in forCaller(call) { $0.lock(call, request) } })
+        grpc.register("/v3lockpb.Lock/Unlock", .unary { call, request in forCaller(call) { $0.unlock(call, request) } })
     }
 
     func lock(_ call: ServerCall, _ request: ByteBuffer) {

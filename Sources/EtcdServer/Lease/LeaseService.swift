@@ -41,6 +41,10 @@ struct LeaseService: Sendable {
 
     func grant(_ call: ServerCall, _ request: ByteBuffer) {
         let context = self.context
+        let resolution = context.auth.resolve(call)
+        guard case .caller(let caller) = resolution else {
+            return context.auth.settle(resolution, call, raft: context.raft) { grant(call, request) }
+        }
         do throws(EtcdServerError) {
             let (ttl, id) = try decode(request, Descriptors.shared.leaseGrantRequest, Etcdserverpb__LeaseGrantRequest.self) {
                 ($0.pointee.ttl, $0.pointee.id)
@@ -51,7 +55,8 @@ struct LeaseService: Sendable {
             // The id and the TTL are settled here, so every member applies the same grant.
             let leaseID = id != 0 ? id : Int64(bitPattern: context.nextRequestID() & (UInt64.max >> 1))
             let requestID = context.nextRequestID()
-            let data = InternalRequestCodec.leaseGrant(requestID: requestID, leaseID: leaseID, ttl: max(ttl, minTTL))
+            let data = InternalRequestCodec.leaseGrant(requestID: requestID, leaseID: leaseID, ttl: max(ttl, minTTL),
+                                                       caller: caller ?? .anonymous)
             if let error = context.propose(data, id: requestID, done: { result in
                 call.eventLoop.execute {
                     guard case .applied(.leaseGrant(let granted, let grantedTTL)) = result.outcome else {
@@ -77,11 +82,15 @@ struct LeaseService: Sendable {
 
     func revoke(_ call: ServerCall, _ request: ByteBuffer) {
         let context = self.context
+        let resolution = context.auth.resolve(call)
+        guard case .caller(let caller) = resolution else {
+            return context.auth.settle(resolution, call, raft: context.raft) { revoke(call, request) }
+        }
         do throws(EtcdServerError) {
             let id = try decode(request, Descriptors.shared.leaseRevokeRequest, Etcdserverpb__LeaseRevokeRequest.self) { $0.pointee.id }
             if context.published.isLearner { throw EtcdServerError.learnerNotSupported }
             let requestID = context.nextRequestID()
-            if let error = context.propose(InternalRequestCodec.leaseRevoke(requestID: requestID, leaseID: id), id: requestID, done: { result in
+            if let error = context.propose(InternalRequestCodec.leaseRevoke(requestID: requestID, leaseID: id, caller: caller ?? .anonymous), id: requestID, done: { result in
                 call.eventLoop.execute {
                     guard case .applied(.leaseRevoke) = result.outcome else {
                         return call.fail(result.error.map(EtcdServerError.init) ?? .timeout)

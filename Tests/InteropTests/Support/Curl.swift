@@ -20,7 +20,7 @@ struct HTTPAnswer: CustomStringConvertible {
 extension Curl {
     /// `curl -d BODY URL` as people type it (HTTP/1.1, POST, form content type); the status code is appended
     /// on a line of its own by `--write-out` and split off again.
-    static func post(_ url: String, _ body: String, method: String? = nil) throws -> HTTPAnswer {
+    static func post(_ url: String, _ body: String, method: String? = nil, headers: [String] = []) throws -> HTTPAnswer {
         // Large bodies go through a file: the argument list has a size limit.
         let scratch = try ScratchDirectory(label: "curl-body")
         var data = body
@@ -34,6 +34,7 @@ extension Curl {
         var arguments = ["--silent", "--show-error", "--max-time", "10", "--http1.1", "--write-out", "\n%{http_code}",
                          "--data-binary", data, url]
         if let method { arguments = ["-X", method] + arguments }
+        for header in headers { arguments = ["-H", header] + arguments }
         let result = try CommandRunner.run(ServerBinaries.curl, arguments, environment: CommandRunner.cleanEnvironment(),
                                            timeoutSeconds: 15)
         guard result.exitCode == 0, let cut = result.stdout.lastIndex(of: "\n"),
