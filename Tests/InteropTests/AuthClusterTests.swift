@@ -35,6 +35,31 @@ import Testing
         let refused = try writer.run(["put", "x", "1"])
         #expect(refused.etcdctlErrorLines == ["Error: etcdserver: permission denied"], "\(refused)")
 
+        // A token is cluster state (etcd proposes each Authenticate through Raft): one got from member 0 is
+        // honoured by the other members, with the same user's permissions.
+        let ports = cluster.members.map { $0.ports.client }
+        let script = """
+            import etcd3
+            from etcd3 import etcdrpc
+            def c(port, user=None, password=None):
+                return etcd3.client(host="127.0.0.1", port=port, timeout=10, ca_cert="\(certs.ca)",
+                                    cert_key="\(certs.key("client"))", cert_cert="\(certs.cert("client"))", user=user, password=password)
+            a = c(\(ports[0]), "writer", "wpw")
+            for port in (\(ports[1]), \(ports[2])):
+                b = c(port)
+                r = b.kvstub.Range(etcdrpc.RangeRequest(key=b"w/", range_end=b"w0"), 10, metadata=a.metadata)
+                try:
+                    b.kvstub.Range(etcdrpc.RangeRequest(key=b"x"), 10, metadata=a.metadata)
+                    print(r.count, "served")
+                except Exception as e:
+                    print(r.count, e.code(), e.details())
+            """
+        let shared = try CommandRunner.run(ServerBinaries.python, ["-c", script],
+                                           environment: CommandRunner.cleanEnvironment(adding: ["PYTHONDONTWRITEBYTECODE": "1"]),
+                                           timeoutSeconds: 30)
+        #expect(shared.stdout == String(repeating: "0 StatusCode.PERMISSION_DENIED etcdserver: permission denied\n", count: 2),
+                "a token from member 0 on members 1 and 2: \(shared)")
+
         let oldLeader = try cluster.awaitLeader()
         let log = WriteLog()
         let writers = DispatchGroup()
