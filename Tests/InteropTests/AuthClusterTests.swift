@@ -41,11 +41,13 @@ import Testing
         let script = """
             import etcd3
             from etcd3 import etcdrpc
-            def c(port, user=None, password=None):
+            def c(port, user=None, password=None, cert="client"):
                 return etcd3.client(host="127.0.0.1", port=port, timeout=10, ca_cert="\(certs.ca)",
-                                    cert_key="\(certs.key("client"))", cert_cert="\(certs.cert("client"))", user=user, password=password)
+                                    cert_key="\(certs.directory)/" + cert + "-key.pem", cert_cert="\(certs.directory)/" + cert + ".pem",
+                                    user=user, password=password)
             a = c(\(ports[0]), "writer", "wpw")
             for port in (\(ports[1]), \(ports[2])):
+                c(port, cert="root").get("w/")  # linearizable: this member has applied the Authenticate entry
                 b = c(port)
                 r = b.kvstub.Range(etcdrpc.RangeRequest(key=b"w/", range_end=b"w0"), 10, metadata=a.metadata)
                 try:

@@ -134,15 +134,21 @@ import Testing
     /// JWT tokens (`--auth-token jwt,pub-key=…,priv-key=…,sign-method=…,ttl=…`): the token names the user and
     /// the auth revision it was issued at, and is refused once any auth change moved the revision on, with
     /// "revision of auth store is old"; etcdctl, which authenticates anew, is served.
-    @Test(arguments: ["ES256", "RS256"])
+    @Test(arguments: ["ES256", "ES384", "RS256", "PS256", "HS256"])
     func jwtTokenIssuedBeforeAnAuthChangeIsRefusedAsOld(signMethod: String) throws {
         let keys = try ScratchDirectory(label: "jwt-keys")
-        let make = signMethod == "ES256"
-            ? "openssl ecparam -name prime256v1 -genkey -noout -out k.pem && openssl ec -in k.pem -pubout -out k.pub"
-            : "openssl genrsa -out k.pem 2048 && openssl rsa -in k.pem -pubout -out k.pub"
+        let ec = "openssl ecparam -name %@ -genkey -noout -out k.pem && openssl ec -in k.pem -pubout -out k.pub"
+        let make = [
+            "ES256": ec.replacingOccurrences(of: "%@", with: "prime256v1"),
+            "ES384": ec.replacingOccurrences(of: "%@", with: "secp384r1"),
+            "RS256": "openssl genrsa -out k.pem 2048 && openssl rsa -in k.pem -pubout -out k.pub",
+            "PS256": "openssl genrsa -out k.pem 2048 && openssl rsa -in k.pem -pubout -out k.pub",
+            "HS256": "openssl rand -out k.pem 32",  // HMAC: priv-key is the shared secret, no pub-key
+        ][signMethod]!
         let made = try CommandRunner.run("/bin/bash", ["-c", "cd \(keys.path) && (\(make)) 2>/dev/null"], timeoutSeconds: 30)
         #expect(made.exitCode == 0, "\(made)")
-        let option = "jwt,pub-key=\(keys.child("k.pub")),priv-key=\(keys.child("k.pem")),sign-method=\(signMethod),ttl=5m"
+        let pub = signMethod.hasPrefix("HS") ? "" : "pub-key=\(keys.child("k.pub")),"
+        let option = "jwt,\(pub)priv-key=\(keys.child("k.pem")),sign-method=\(signMethod),ttl=5m"
         let pair = try AuthPair(label: "auth-jwt", extraFlags: ["--auth-token", option])
         try AuthInteropTests.setUp(pair)
         let seedKey = #"{"key":"L3Avc2VlZA=="}"#
