@@ -86,6 +86,36 @@ import Testing
         }
     }
 
+    /// Users, roles, permissions and the enabled flag are on disk. A simple token lives in memory only, but etcd
+    /// hands it out through a Raft entry (InternalAuthenticateRequest carrying the token), and a restart replays
+    /// the entries after the last snapshot: the token is assigned again and still serves.
+    @Test func authAndReplayedSimpleTokensSurviveARestart() throws {
+        let pair = try AuthPair(label: "auth-restart")
+        try AuthInteropTests.setUp(pair)
+        let tokens = try pair.bothAtOnce { server in
+            AuthGateway.token(of: try AuthGateway.post(server, "/v3/auth/authenticate", #"{"name":"alice","password":"apw"}"#)) ?? ""
+        }
+        try pair.restart()
+        let answers = try pair.bothAtOnce { server -> [String] in
+            let old = tokens[server === pair.etcd ? 0 : 1]
+            return [
+                "old token: " + AuthGateway.normalised(try AuthGateway.post(server, "/v3/kv/range", #"{"key":"L3Avc2VlZA=="}"#, token: old)),
+            ]
+        }
+        Self.compare(answers)
+        #expect(answers[0] == [#"old token: 200 {"count":"1","header":{"revision":"3"},"kvs":[{"create_revision":"2","key":"L3Avc2VlZA==","mod_revision":"2","value":"YmVmb3JlLWF1dGg=","version":"1"}]}"#],
+                "\(answers[0])")
+        let root = AuthInteropTests.root, alice = AuthInteropTests.alice
+        try pair.play([
+            CtlStep(["get", "/p/seed", "--print-value-only"], user: alice, "before-auth\n"),
+            CtlStep(["get", "/x"], user: alice, "Error: etcdserver: permission denied"),
+            CtlStep(["get", "/x"], "Error: etcdserver: user name is empty"),
+            CtlStep(["user", "list"], user: root, "alice\nroot\n"),
+            CtlStep(["user", "get", "alice", "--detail"], user: root, "User: alice\n\nRole rw\nKV Read:\n\t[/p/, /p0) (prefix /p/)\n\t[/r, /t)\n\t[/z, <open ended>\nKV Write:\n\t[/p/, /p0) (prefix /p/)\n\t/w\n"),
+            CtlStep(["get", "/p/seed"], user: "alice:wrong", "Error: etcdserver: authentication failed, invalid user ID or password"),
+        ])
+    }
+
     /// The same over gRPC: python3-etcd3 authenticates once and sends its token in the metadata of each call
     /// (over TLS: grpc sends call credentials only on a secure channel).
     @Test func grpcTokenFollowsPermissionChangesAsEtcdDoes() throws {

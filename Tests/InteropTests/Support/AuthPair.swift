@@ -7,24 +7,35 @@ import Testing
 final class AuthPair {
     let scratch: ScratchDirectory
     let certs: TestCertificates?
-    let etcd: ServerProcess
-    let subject: ServerProcess
+    private(set) var etcd: ServerProcess
+    private(set) var subject: ServerProcess
+    private let extraFlags: [String]
     var servers: [ServerProcess] { [etcd, subject] }
 
     /// `certs` given: the client URL is https with `--client-cert-auth` (peers stay http).
     init(label: String, certs: TestCertificates? = nil, extraFlags: [String] = []) throws {
         let scratch = try ScratchDirectory(label: label)
-        func start(_ kind: ServerKind, _ name: String) throws -> ServerProcess {
-            let dataDir = scratch.child(name)
-            let ports = try ServerPorts.pick()
-            return try ServerProcess(kind: kind, ports: ports, dataDir: dataDir,
-                                     arguments: Self.flags(dataDir: dataDir, ports: ports, certs: certs) + extraFlags,
-                                     environment: CommandRunner.cleanEnvironment())
-        }
         self.scratch = scratch
         self.certs = certs
-        etcd = try start(.etcd, "etcd")
-        subject = try start(ServerKind.subject, "subject")
+        self.extraFlags = extraFlags
+        etcd = try Self.start(.etcd, dataDir: scratch.child("etcd"), ports: try ServerPorts.pick(), certs: certs, extraFlags)
+        subject = try Self.start(ServerKind.subject, dataDir: scratch.child("subject"), ports: try ServerPorts.pick(),
+                                 certs: certs, extraFlags)
+    }
+
+    private static func start(_ kind: ServerKind, dataDir: String, ports: ServerPorts, certs: TestCertificates?,
+                              _ extraFlags: [String]) throws -> ServerProcess {
+        try ServerProcess(kind: kind, ports: ports, dataDir: dataDir,
+                          arguments: flags(dataDir: dataDir, ports: ports, certs: certs) + extraFlags,
+                          environment: CommandRunner.cleanEnvironment())
+    }
+
+    /// Stops both (SIGTERM) and starts them again on their data dirs and ports.
+    func restart() throws {
+        etcd.stop()
+        subject.stop()
+        etcd = try Self.start(.etcd, dataDir: etcd.dataDir, ports: etcd.ports, certs: certs, extraFlags)
+        subject = try Self.start(subject.kind, dataDir: subject.dataDir, ports: subject.ports, certs: certs, extraFlags)
     }
 
     static func flags(dataDir: String, ports: ServerPorts, certs: TestCertificates?) -> [String] {
