@@ -86,6 +86,42 @@ import Testing
         }
     }
 
+    /// The gateway's watch stream checks the token as the gRPC Watch does: a range the user may not read, no
+    /// token, or an unknown one give a created-and-canceled response naming the gRPC error; a permitted range
+    /// is created and streams.
+    @Test func gatewayWatchChecksTheTokenAsEtcdDoes() throws {
+        let pair = try AuthPair(label: "auth-gateway-watch")
+        try AuthInteropTests.setUp(pair)
+        let answers = try pair.bothAtOnce { server -> [String] in
+            let token = AuthGateway.token(of: try AuthGateway.post(server, "/v3/auth/authenticate",
+                                                                   #"{"name":"alice","password":"apw"}"#)) ?? ""
+            var out: [String] = []
+            for (label, auth, body) in [
+                ("outside the role", token, #"{"create_request":{"key":"L3g="}}"#),
+                ("no token", nil, #"{"create_request":{"key":"L3g="}}"#),
+                ("unknown token", "garbage", #"{"create_request":{"key":"L3Av","range_end":"L3Aw"}}"#),
+                ("in the role", token, #"{"create_request":{"key":"L3Av","range_end":"L3Aw","start_revision":"1"}}"#),
+            ] as [(String, String?, String)] {
+                var args = ["--http1.1", "--data-binary", body]
+                if let auth { args += ["-H", "Authorization: \(auth)"] }
+                let watch = try WatchProcess.curl(args + [server.clientURL + "/v3/watch"])
+                let lines = label == "in the role" ? 2 : 1  // created, then the seed's PUT event
+                let complete = watch.waitFor(timeoutSeconds: 5) { stdout, _ in stdout.split(separator: "\n").count >= lines }
+                _ = watch.stop()
+                out.append("\(label): \(complete ? "" : "incomplete ")\(AuthGateway.normalisedStream(watch.stdout))")
+            }
+            return out
+        }
+        Self.compare(answers)
+        let canceled = #"{"result":{"cancel_reason":"rpc error: code = %@","canceled":true,"created":true,"header":{"revision":"3"},"watch_id":"-1"}}"#
+        #expect(Array(answers[0].prefix(3)) == [
+            "outside the role: " + canceled.replacingOccurrences(of: "%@", with: "PermissionDenied desc = etcdserver: permission denied"),
+            "no token: " + canceled.replacingOccurrences(of: "%@", with: "InvalidArgument desc = etcdserver: user name is empty"),
+            "unknown token: " + canceled.replacingOccurrences(of: "%@", with: "Unauthenticated desc = etcdserver: invalid auth token"),
+        ], "\(answers[0])")
+        #expect(answers[0].last?.contains(#""key":"L3Avc2VlZA==""#) == true, "\(answers[0])")
+    }
+
     /// Users, roles, permissions and the enabled flag are on disk. A simple token lives in memory only, but etcd
     /// hands it out through a Raft entry (InternalAuthenticateRequest carrying the token), and a restart replays
     /// the entries after the last snapshot: the token is assigned again and still serves.

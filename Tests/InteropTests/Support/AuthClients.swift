@@ -26,6 +26,22 @@ enum AuthGateway {
         return object["token"] as? String
     }
 
+    /// A stream's JSON lines (`{"result":{"header":…,…}}`), each with the per-server header fields out, keys sorted.
+    static func normalisedStream(_ stdout: String) -> String {
+        stdout.split(separator: "\n").map { line -> String in
+            guard var object = try? JSONComparison.parse(String(line)) as? [String: Any] else { return String(line) }
+            if var result = object["result"] as? [String: Any] {
+                if var header = result["header"] as? [String: Any] {
+                    for field in JSONComparison.perServerFields { header.removeValue(forKey: field) }
+                    result["header"] = header
+                }
+                object["result"] = result
+            }
+            guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return String(line) }
+            return String(decoding: data, as: UTF8.self)
+        }.joined(separator: "\n")
+    }
+
     /// "STATUS BODY" with the per-server header fields and the token's value taken out, keys sorted: two servers'
     /// answers to the same request compare equal as text.
     static func normalised(_ answer: HTTPAnswer) -> String {
