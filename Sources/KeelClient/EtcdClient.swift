@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import RPC
+import Transport
 
 /// An etcd v3 client: async/await calls over HTTP/2 (h2c) to one endpoint at a time, failing over
 /// to the next endpoint when the current one cannot be reached or answers Unavailable.
@@ -18,25 +19,54 @@ public final class EtcdClient: Sendable {
         public var requestTimeout: TimeAmount? = .seconds(30)
         /// Pause between reconnect attempts of a watch or keep-alive stream when every endpoint failed.
         public var reconnectBackoff: TimeAmount = .milliseconds(200)
+        /// TLS for every connection (etcdctl's --cacert/--cert/--key); nil: plaintext h2c.
+        public var tls: TLSOptions?
+        /// etcd's auth: each connection authenticates first and its calls carry the token; a token
+        /// refused as invalid or stale is renewed once and the call sent again, as clientv3 does.
+        public var username: String?
+        public var password: String?
         public init() {}
+    }
+
+    public struct TLSOptions: Sendable {
+        /// The CA that signed the servers' certificates ("" trusts the system's roots).
+        public var trustedCAFile: String
+        /// Our certificate and key, for servers with --client-cert-auth ("" presents none).
+        public var certFile: String
+        public var keyFile: String
+        /// Accept any server certificate (etcdctl's --insecure-skip-tls-verify).
+        public var insecureSkipVerify: Bool
+
+        public init(trustedCAFile: String = "", certFile: String = "", keyFile: String = "", insecureSkipVerify: Bool = false) {
+            (self.trustedCAFile, self.certFile, self.keyFile, self.insecureSkipVerify) = (trustedCAFile, certFile, keyFile, insecureSkipVerify)
+        }
     }
 
     let pool: ConnectionPool
     let options: Options
     private let ownedGroup: MultiThreadedEventLoopGroup?
 
-    /// `endpoints` as `host:port` or `http://host:port`; `group` defaults to a group of one
-    /// event loop owned (and shut down by `close()`) by the client.
+    /// `endpoints` as `host:port`, `http://host:port` or `https://host:port` (TLS with `options.tls`, or the
+    /// system's roots); `group` defaults to a group of one event loop owned (and shut down by `close()`) by
+    /// the client.
     public init(endpoints: [String], options: Options = Options(), group: EventLoopGroup? = nil) throws {
         let parsed = try endpoints.map { text -> Endpoint in
             guard let endpoint = Endpoint(text) else { throw EtcdError.unavailable("bad endpoint '\(text)'") }
             return endpoint
         }
         guard !parsed.isEmpty else { throw EtcdError.unavailable("no endpoints given") }
+        var tls: TLSClientSecurity?
+        if options.tls != nil || parsed.contains(where: \.secure) {
+            let o = options.tls ?? TLSOptions()
+            let context = try TLSClientSecurity.makeContext(certFile: o.certFile, keyFile: o.keyFile, trustedCAFile: o.trustedCAFile,
+                                                            skipVerify: o.insecureSkipVerify, cipherSuites: [])
+            tls = TLSClientSecurity(context: context, onReject: { _ in })
+        }
+        let credentials = options.username.map { (user: $0, password: options.password ?? "") }
         let owned = group == nil ? MultiThreadedEventLoopGroup(numberOfThreads: 1) : nil
         self.ownedGroup = owned
         self.options = options
-        self.pool = ConnectionPool(endpoints: parsed, group: group ?? owned!)
+        self.pool = ConnectionPool(endpoints: parsed, group: group ?? owned!, tls: tls, credentials: credentials)
     }
 
     public var endpoints: [Endpoint] { pool.endpoints }
@@ -59,11 +89,19 @@ public final class EtcdClient: Sendable {
     /// only when the request cannot have reached a server (no connection, or no stream opened).
     func unary(_ path: String, _ request: [UInt8], retry: Retry) async throws -> [UInt8] {
         var lastError = EtcdError.unavailable("no attempt")
+        var renewedToken = false
         for _ in 0..<pool.endpoints.count {
             let connection = try await pool.connection()
             do {
-                let response = try await connection.unary(path, request: ByteBuffer(bytes: request),
-                                                          timeout: options.requestTimeout).get()
+                var response = try await connection.unary(path, request: ByteBuffer(bytes: request),
+                                                          timeout: options.requestTimeout, metadata: pool.metadata).get()
+                if !renewedToken, EtcdError.isStaleToken(response.status), pool.credentials != nil {
+                    // Refused before it ran: safe to send again with a fresh token.
+                    renewedToken = true
+                    try await pool.reauthenticate(connection)
+                    response = try await connection.unary(path, request: ByteBuffer(bytes: request),
+                                                          timeout: options.requestTimeout, metadata: pool.metadata).get()
+                }
                 guard response.status.code == .ok else { throw EtcdError(response.status) }
                 guard response.messages.count == 1 else {
                     throw EtcdError.malformedResponse("\(path): \(response.messages.count) response messages")

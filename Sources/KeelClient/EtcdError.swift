@@ -37,11 +37,20 @@ public enum EtcdError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Whether the failure says the member or the connection is unusable right now, so the
     /// call may go to the next endpoint (etcd answers "no leader", "leader changed", "stopped" etc.
     /// with Unavailable too).
-    var isUnavailable: Bool {
+    public var isUnavailable: Bool {
         switch self {
         case .server(let code, _): return code == .unavailable
         case .unavailable: return true
         default: return false
         }
+    }
+}
+
+extension EtcdError {
+    /// etcd's answers that clientv3 meets by authenticating again: "invalid auth token" and "revision of
+    /// auth store is old".
+    static func isStaleToken(_ status: GRPCStatus) -> Bool {
+        (status.code == .unauthenticated && status.message == "etcdserver: invalid auth token")
+            || (status.code == .invalidArgument && status.message == "etcdserver: revision of auth store is old")
     }
 }

@@ -76,7 +76,8 @@ extension EtcdClient {
     /// `EtcdError.leaseExpired` when it is gone.
     public func keepAliveOnce(id: Int64) async throws -> Int64 {
         let connection = try await pool.connection()
-        let call = try await connection.makeCall("/etcdserverpb.Lease/LeaseKeepAlive", timeout: options.requestTimeout).get()
+        let call = try await connection.makeCall("/etcdserverpb.Lease/LeaseKeepAlive", timeout: options.requestTimeout,
+                                                 metadata: pool.metadata).get()
         call.send(ByteBuffer(bytes: LeaseKeepAlive.request(id: id)))
         call.closeSend()
         let response = try await call.response.get()
@@ -157,7 +158,7 @@ public final class LeaseKeepAlive: Sendable {
             }
             let call: ClientCall
             do {
-                call = try await connection.makeCall("/etcdserverpb.Lease/LeaseKeepAlive", onMessage: { [self] message in
+                call = try await connection.makeCall("/etcdserverpb.Lease/LeaseKeepAlive", metadata: client.pool.metadata, onMessage: { [self] message in
                     self.received(Array(buffer: message))
                 }).get()
             } catch {
@@ -166,17 +167,16 @@ public final class LeaseKeepAlive: Sendable {
                 continue
             }
             guard state.withLock({ s -> Bool in s.call = call; return !s.stopped }) else { call.cancel(); return }
-            // Send one keep-alive now, then every TTL/3 (at least every 500 ms) while the stream lives.
-            let sender = Task { [self] in
-                while !Task.isCancelled {
-                    call.send(ByteBuffer(bytes: Self.request(id: id)))
-                    let ttl = self.ttl
-                    let interval = ttl > 0 ? max(500_000_000, UInt64(ttl) * 1_000_000_000 / 3) : 500_000_000
-                    try? await Task.sleep(nanoseconds: interval)
-                }
+            // Send one keep-alive now, then every TTL/3 (at least every 500 ms) while the stream lives. The
+            // timer runs on the connection's event loop, not in a Task: a cooperative pool kept busy by the
+            // application must not let the lease expire.
+            let sender = RepeatingSend(call: call, request: Self.request(id: id), eventLoop: connection.channel.eventLoop) { [self] in
+                let ttl = self.ttl
+                return .nanoseconds(Int64(ttl > 0 ? max(500_000_000, UInt64(ttl) * 1_000_000_000 / 3) : 500_000_000))
             }
+            sender.start()
             _ = try? await call.response.get()
-            sender.cancel()
+            sender.stop()
             state.withLock { $0.call = nil }
             if stopped { return }
             client.pool.failed(connection)
@@ -210,5 +210,37 @@ public final class LeaseKeepAlive: Sendable {
     static func ttl(of bytes: [UInt8]) throws -> Int64 {
         try Proto.read(bytes, etcdserverpb__lease_keep_alive_response__unpack,
                        etcdserverpb__lease_keep_alive_response__free_unpacked) { $0.ttl }
+    }
+}
+
+/// Sends one message on a stream now and then after each interval `next` gives, on an event loop, until stopped.
+final class RepeatingSend: Sendable {
+    private let call: ClientCall
+    private let request: [UInt8]
+    private let eventLoop: EventLoop
+    private let next: @Sendable () -> TimeAmount
+    private let scheduled = Mutex<(task: Scheduled<Void>?, stopped: Bool)>((nil, false))
+
+    init(call: ClientCall, request: [UInt8], eventLoop: EventLoop, next: @escaping @Sendable () -> TimeAmount) {
+        (self.call, self.request, self.eventLoop, self.next) = (call, request, eventLoop, next)
+    }
+
+    func start() { eventLoop.execute { self.tick() } }
+
+    func stop() {
+        scheduled.withLock { s in
+            s.stopped = true
+            s.task?.cancel()
+            s.task = nil
+        }
+    }
+
+    private func tick() {
+        guard !scheduled.withLock({ $0.stopped }) else { return }
+        call.send(ByteBuffer(bytes: request))
+        let task = eventLoop.scheduleTask(in: next()) { self.tick() }
+        scheduled.withLock { s in
+            if s.stopped { task.cancel() } else { s.task = task }
+        }
     }
 }

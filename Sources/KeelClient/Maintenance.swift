@@ -92,9 +92,10 @@ extension EtcdClient {
     /// A Maintenance call to the current endpoint (with failover), or to exactly `endpoint`.
     private func maintenance(_ path: String, _ request: [UInt8], endpoint: Endpoint?) async throws -> [UInt8] {
         guard let endpoint else { return try await unary(path, request, retry: .idempotent) }
-        let connection = try await pool.dedicatedConnection(to: endpoint)
+        let (connection, metadata) = try await pool.dedicatedConnection(to: endpoint)
         do {
-            let response = try await connection.unary(path, request: ByteBuffer(bytes: request), timeout: options.requestTimeout).get()
+            let response = try await connection.unary(path, request: ByteBuffer(bytes: request), timeout: options.requestTimeout,
+                                                      metadata: metadata).get()
             await connection.close()
             guard response.status.code == .ok else { throw EtcdError(response.status) }
             guard response.messages.count == 1 else { throw EtcdError.malformedResponse("\(path): \(response.messages.count) messages") }

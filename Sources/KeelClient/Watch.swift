@@ -128,7 +128,7 @@ final class WatchRunner: Sendable {
         let request = createRequest(startRevision: state.withLock { $0.nextRevision })
         let call: ClientCall
         do {
-            call = try await connection.makeCall("/etcdserverpb.Watch/Watch", onMessage: { [self] message in
+            call = try await connection.makeCall("/etcdserverpb.Watch/Watch", metadata: client.pool.metadata, onMessage: { [self] message in
                 self.received(Array(buffer: message))
             }).get()
         } catch {

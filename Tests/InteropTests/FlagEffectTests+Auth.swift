@@ -4,9 +4,9 @@ import Testing
 /// The Auth flags' proofs: a member issuing JWTs signed with an ES256 key made by `openssl` (its bcrypt cost
 /// visible in the stored hash), and a member whose simple tokens expire after --auth-token-ttl of disuse.
 extension FlagEffectTests {
-    func authTokens() throws {
+    func authTokens() async throws {
         try jwtTokensAndBcryptCost()
-        try simpleTokenTTL()
+        try await simpleTokenTTL()
     }
 
     /// Adds root (password "pw"), enables auth, and returns the token /v3/auth/authenticate answers.
@@ -60,7 +60,7 @@ extension FlagEffectTests {
     }
 
     /// --auth-token-ttl 1: a simple token works at once, and after two idle seconds it is "invalid auth token".
-    private func simpleTokenTTL() throws {
+    private func simpleTokenTTL() async throws {
         let (server, ports, _) = try Self.startMember("auth-ttl", clientScheme: "http", peerScheme: "http", flags: [
             "--auth-token-ttl", "1",
         ])
@@ -68,7 +68,7 @@ extension FlagEffectTests {
         let endpoint = "http://127.0.0.1:\(ports.client)"
         let token = try Self.enableAuthAndAuthenticate(endpoint)
         #expect(try Self.put(endpoint, token: token).status == 200)
-        Thread.sleep(forTimeInterval: 2.2)  // longer than the TTL: the token is gone, whatever the load
+        try await Task.sleep(nanoseconds: 2_200_000_000)  // longer than the TTL: the token is gone, whatever the load
         let expired = try Self.put(endpoint, token: token)
         #expect(expired.status == 401 && expired.body.contains("etcdserver: invalid auth token"), "\(expired)")
     }

@@ -106,7 +106,7 @@ import Glibc
         case .startupOutcomes: try startupOutcomes()
         case .transportSecurity: try transportSecurity()
         case .gatewayAndMetrics: try gatewayAndMetrics()
-        case .authTokens: try authTokens()
+        case .authTokens: try await authTokens()
         }
     }
 
