@@ -27,7 +27,7 @@ import Testing
         let untrusted = try pair.bothAtOnce { server in
             try Etcdctl(endpoint: pair.endpoint(server),
                         flags: ["--cacert", certs.path("ca2.pem"), "--cert", certs.cert("client"), "--key", certs.key("client"),
-                                "--insecure-transport=false", "--dial-timeout", "1s"]).run(["get", "k"])
+                                "--insecure-transport=false", "--dial-timeout", "1s", "--command-timeout", "1s"]).run(["get", "k"])
         }
         #expect(untrusted[0].etcdctlErrorLines == ["Error: context deadline exceeded"], "\(untrusted[0])")
         #expect(untrusted[0].etcdctlErrorLines == untrusted[1].etcdctlErrorLines, "subject: \(untrusted[1])")
