@@ -63,6 +63,13 @@ import Testing
             CtlStep(["role", "get", "rw"], "KV Read:\n\t[/p/, /p0) (prefix /p/)\n\t[/r, /t)\n\t[/z, <open ended>\nKV Write:\n\t[/p/, /p0) (prefix /p/)\n\t/w"),
             CtlStep(["role", "get", "rw"], json: true, #""perm":[{"permType":2,"key":"L3Av","range_end":"L3Aw"}"#),
             CtlStep(["role", "get", "reader"], "KV Read:\nKV Write:\n\t/a"),
+            // An empty key with --prefix or --from-key is the whole key space: both become ["\0", "\0"), so the
+            // second grant replaces the first's type.
+            CtlStep(["role", "add", "everything"], "Role everything created"),
+            CtlStep(["role", "grant-permission", "everything", "read", "", "--prefix"], "Role everything updated"),
+            CtlStep(["role", "grant-permission", "everything", "write", "", "--from-key"], "Role everything updated"),
+            CtlStep(["role", "get", "everything"], json: true, #""perm":[{"permType":1,"key":"AA==","range_end":"AA=="}]"#),
+            CtlStep(["role", "delete", "everything"], "Role everything deleted"),
             CtlStep(["role", "get", "nosuch"], "Error: etcdserver: role name not found"),
             CtlStep(["role", "list"], "reader\nrw\n"),
             CtlStep(["role", "list"], json: true, #""roles":["reader","rw"]"#),
