@@ -190,6 +190,10 @@ import Testing
             CtlStep(["alarm", "list"], user: a, "exit 0"),
             CtlStep(["lock", "l1", "echo", "locked"], user: a, denied),
             CtlStep(["elect", "e1", "p"], user: a, denied),
+            // With the lock's prefix granted, the lock works (etcdctl's lock is txns on keys under it).
+            CtlStep(["role", "grant-permission", "rw", "readwrite", "l1", "--prefix"], user: Self.root, "Role rw updated"),
+            CtlStep(["lock", "l1", "echo", "locked"], user: a, "exit 0 | locked\n"),
+
             // A user's roles' ranges are merged: two adjacent ones cover a read across both, not beyond.
             CtlStep(["role", "add", "m1"], user: Self.root, "Role m1 created"),
             CtlStep(["role", "add", "m2"], user: Self.root, "Role m2 created"),
