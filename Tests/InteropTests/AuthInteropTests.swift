@@ -265,8 +265,7 @@ import Testing
         let pair = try AuthPair(label: "auth-watch")
         try Self.setUp(pair)
         let answers = try pair.bothAtOnce { server -> [String] in
-            let tls: [String] = []
-            let allowed = try WatchProcess(endpoint: server.endpoint, tls + ["--user", Self.alice, "watch", "/p/", "--prefix", "--rev", "1"])
+            let allowed = try WatchProcess(endpoint: server.endpoint, ["--user", Self.alice, "watch", "/p/", "--prefix", "--rev", "1"])
             defer { _ = allowed.stop() }
             let seen = allowed.waitForStdout(containing: "PUT\n/p/seed\nbefore-auth\n")
             var out = ["allowed watch saw the seed: \(seen) \(allowed.stderrLines)"]
