@@ -60,6 +60,7 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOTLS", package: "swift-nio"),
+            .product(name: "X509", package: "swift-certificates"),
         ]),
         // gRPC on top of Transport: framing, status, routing, client.
         .target(name: "RPC", dependencies: [

@@ -45,6 +45,25 @@ enum InternalRequestCodec {
         return out
     }
 
+    /// The field number of an entry's request, read from its first bytes without decoding (`encode` writes
+    /// the ID, then the request); nil for anything else, e.g. an empty entry.
+    static func requestField(_ data: [UInt8]) -> UInt64? {
+        var i = 0
+        func varint() -> UInt64? {
+            var v: UInt64 = 0, shift: UInt64 = 0
+            while i < data.count, shift < 64 {
+                let b = data[i]
+                i += 1
+                v |= UInt64(b & 0x7f) << shift
+                if b < 0x80 { return v }
+                shift += 7
+            }
+            return nil
+        }
+        guard varint() == (1 << 3 | 0), varint() != nil, let tag = varint(), tag & 7 == 2 else { return nil }
+        return tag >> 3
+    }
+
     @inline(__always)
     static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
         var v = value

@@ -167,6 +167,7 @@ public final class KeelServer: Sendable {
         leaseSchedule.restore(from: store)
         let tokens = try await AuthTokenConfig.provider(config.authToken, ttlSeconds: config.authTokenTTLSeconds)
         let authGate = AuthGate(store: store, tokens: tokens, published: published, clientCertAuth: config.clientTLS.clientCertAuth)
+        try SimpleTokenReplay.restore(from: recovered.storage, upTo: store.consistentIndex, store: store, tokens: tokens)
         let applier = ApplyStage(store: store, members: members, waiters: waiters, reads: reads, published: published,
                                  watches: watches, leases: leaseSchedule, tokens: tokens, logger: logger) { change in
             switch change {

@@ -40,11 +40,14 @@ public struct TLSServerSecurity: Sendable {
 
     /// etcd's TLSInfo.ServerConfig: TLS 1.2 or newer; a client certificate is required and verified when
     /// a trusted CA file is given or `clientCertAuth` is set; ALPN offers h2 (gRPC) and http/1.1 (the gateway).
+    /// The certificate and key are read again at a handshake once they changed on disk (etcd's GetCertificate).
     public static func makeContext(certFile: String, keyFile: String, trustedCAFile: String, clientCertAuth: Bool,
                                    cipherSuites: [String]) throws -> NIOSSLContext {
         let chain = try NIOSSLCertificate.fromPEMFile(certFile).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
         var config = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        let reloader = CertificateReloader(certFile: certFile, keyFile: keyFile)
+        config.sslContextCallback = { _, promise in promise.succeed(reloader.current()) }
         config.minimumTLSVersion = .tlsv12
         if !cipherSuites.isEmpty { config.cipherSuites = cipherSuites.joined(separator: ":") }
         config.applicationProtocols = ["h2", "http/1.1"]

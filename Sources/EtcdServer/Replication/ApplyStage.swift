@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MVCC
 import Raft
+import Synchronization
 
 /// The outcome a proposer waits for.
 enum ProposalOutcome: Sendable {
@@ -22,7 +23,11 @@ enum ApplyWork: Sendable {
 /// Applies committed entries, in order, on its own thread, so that applying batch N overlaps the WAL
 /// sync of batch N+1. Every member applies the same log to the same state: the MVCC store, and the
 /// membership (conf changes and published attributes). The proposer's waiter is completed here.
-final class ApplyStage: @unchecked Sendable {  // thread state is owned by the apply thread
+///
+/// When the stage is idle (nothing handed to it is still unapplied), the Raft loop may apply small batches
+/// itself (`applyInlineIfIdle`): a lone client then waits for no thread wake-up between the fsync and its
+/// answer, and under load the hand-off keeps apply and fsync overlapped.
+final class ApplyStage: @unchecked Sendable {  // apply state is owned by whoever holds `applying`
     private let store: MVCCStore
     private let members: MemberRegistry
     private let waiters: Waiters<ProposalOutcome>
@@ -31,6 +36,14 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
     private let logger: Logger
     let queue: SignalQueue<ApplyWork>
     private let done = DispatchSemaphore(value: 0)
+    /// Held while applying, by the apply thread or by the Raft loop applying inline.
+    private let applying = Mutex(())
+    /// Work handed to the queue and not yet applied: inline apply is allowed only at 0, so it never overtakes.
+    private let unapplied = Atomic<Int>(0)
+    /// Scratch buffers of a batch, reused; only touched while `applying` is held.
+    private var ops: [(index: UInt64, op: WriteOp)] = []
+    private var ids: [UInt64] = []
+    private var callers: [AuthCaller?] = []
     private var lastSync = Date()
     /// Term of the last entry gathered for the backend: stored with the consistent index.
     private var lastTerm: UInt64 = 0
@@ -79,27 +92,46 @@ final class ApplyStage: @unchecked Sendable {  // thread state is owned by the a
     /// Applies what was queued, then stops (the queue must have been closed).
     func waitUntilDone() { done.wait() }
 
+    /// Hands `work` to the apply thread (waits while its queue is full); false once closed.
+    func enqueue(_ work: ApplyWork) -> Bool {
+        unapplied.add(1, ordering: .sequentiallyConsistent)
+        if queue.push(work) { return true }
+        unapplied.subtract(1, ordering: .sequentiallyConsistent)
+        return false
+    }
+
+    /// Applies `entries` on the calling thread (the Raft loop) when nothing handed off earlier is still
+    /// unapplied and the apply thread is not busy; false leaves them to `enqueue`.
+    func applyInlineIfIdle(_ entries: [Entry]) -> Bool {
+        guard unapplied.load(ordering: .sequentiallyConsistent) == 0 else { return false }
+        return applying.withLockIfAvailable { _ -> Bool in
+            guard unapplied.load(ordering: .sequentiallyConsistent) == 0 else { return false }
+            applyEntries(entries, ops: &ops, ids: &ids, callers: &callers)
+            return true
+        } ?? false
+    }
+
     private func run() {
         var work: [ApplyWork] = []
-        var ops: [(index: UInt64, op: WriteOp)] = []
-        var ids: [UInt64] = []
-        var callers: [AuthCaller?] = []
         while queue.take(max: 64, into: &work) {
-            for w in work {
-                switch w {
-                case .entries(let entries):
-                    applyEntries(entries, ops: &ops, ids: &ids, callers: &callers)
-                case .snapshot(let index, let image):
-                    installSnapshot(index: index, image: image)
+            applying.withLock { _ in
+                for w in work {
+                    switch w {
+                    case .entries(let entries):
+                        applyEntries(entries, ops: &ops, ids: &ids, callers: &callers)
+                    case .snapshot(let index, let image):
+                        installSnapshot(index: index, image: image)
+                    }
+                }
+                if -lastSync.timeIntervalSinceNow >= backendSyncInterval {
+                    try? store.backend.sync()
+                    lastSync = Date()
                 }
             }
+            unapplied.subtract(work.count, ordering: .sequentiallyConsistent)
             work.removeAll(keepingCapacity: true)
-            if -lastSync.timeIntervalSinceNow >= backendSyncInterval {
-                try? store.backend.sync()
-                lastSync = Date()
-            }
         }
-        try? store.backend.sync()
+        applying.withLock { _ in try? store.backend.sync() }
         done.signal()
     }
 

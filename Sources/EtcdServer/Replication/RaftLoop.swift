@@ -337,7 +337,7 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
             let image = pendingImages.removeValue(forKey: index) ?? RaftPersistence.imagePath(snapDir: snapDir, index: index)
             confHistory = [(index, snap.metadata.confState)]
             handedOff = index
-            _ = applier.queue.push(.snapshot(index: index, image: image))
+            _ = applier.enqueue(.snapshot(index: index, image: image))
         }
         if !committed.isEmpty { handOff(committed) }
         node.advance(rd)
@@ -361,7 +361,18 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
             }
         }
         handedOff = entries.last!.index
-        _ = applier.queue.push(.entries(Array(entries)))
+        let batch = Array(entries)
+        if entries.count <= Self.maxInlineEntries, entries.allSatisfy(Self.appliesQuickly), applier.applyInlineIfIdle(batch) { return }
+        _ = applier.enqueue(.entries(batch))
+    }
+
+    /// Inline apply is for a lone client's few entries, not for work that would hold up the Raft loop.
+    static let maxInlineEntries = 8
+
+    /// Entries whose apply is short: not a membership change (it reconfigures the transport) and not a
+    /// compaction (it may delete many revisions).
+    static func appliesQuickly(_ e: Entry) -> Bool {
+        e.type == .normal && InternalRequestCodec.requestField(e.data) != InternalRequestCodec.Field.compaction.rawValue
     }
 
     private func noteSoftState(_ ss: SoftState) {
