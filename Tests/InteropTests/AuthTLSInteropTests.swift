@@ -5,7 +5,7 @@ import Testing
 /// etcd 3.4: the users' sequence with `--cacert --cert --key --insecure-transport=false`, the client
 /// certificate's CN acting as the user when no token is sent (a `--user` sent with it wins), and python3-etcd3
 /// over TLS with a user and password.
-@Suite struct AuthTLSTests {
+@Suite struct AuthTLSInteropTests {
     @Test func usersOverTLSAndTheCertificateCNAsUserAnswerAsEtcdDoes() throws {
         let certs = try TestCertificates()
         let pair = try AuthPair(label: "auth-tls", certs: certs)
