@@ -268,8 +268,9 @@ import Testing
         #expect(snapshots[0] == snapshots[1], "etcd: \(snapshots[0])\nsubject: \(snapshots[1])")
     }
 
-    /// A watch on a range the user may read streams its events; one on a range it may not is cancelled by the
-    /// server with PermissionDenied, and without a user while auth is on with "user name is empty".
+    /// A watch on a range the user may read streams its events, also after the permission is revoked (etcd checks
+    /// at creation only); one on a range it may not is cancelled by the server with PermissionDenied, and without
+    /// a user while auth is on with "user name is empty".
     @Test func watchesCheckTheUsersReadPermission() throws {
         let pair = try AuthPair(label: "auth-watch")
         try Self.setUp(pair)
@@ -278,6 +279,12 @@ import Testing
             defer { _ = allowed.stop() }
             let seen = allowed.waitForStdout(containing: "PUT\n/p/seed\nbefore-auth\n")
             var out = ["allowed watch saw the seed: \(seen) \(allowed.stderrLines)"]
+            // Permission is checked when a watch is created: revoking it later does not stop the stream.
+            let root = Etcdctl(endpoint: server.endpoint, flags: ["--user", Self.root])
+            try root.succeed(["role", "revoke-permission", "rw", "/p/", "--prefix"])
+            try root.succeed(["put", "/p/after-revoke", "1"])
+            let after = allowed.waitForStdout(containing: "PUT\n/p/after-revoke\n1\n", timeoutSeconds: 5)
+            out.append("after the revoke it saw the next put: \(after) \(allowed.stderrLines)")
             for user in [Self.alice, nil] {
                 var args = ["watch", "/x"]
                 if let user { args = ["--user", user] + args }
@@ -291,6 +298,7 @@ import Testing
         #expect(answers[0] == answers[1], "etcd: \(answers[0])\nsubject: \(answers[1])")
         #expect(answers[0] == [
             "allowed watch saw the seed: true []",
+            "after the revoke it saw the next put: true []",
             "watch /x as alice:apw: exit(5)  [\"watch was canceled (rpc error: code = PermissionDenied desc = etcdserver: permission denied)\", \"Error: watch is canceled by the server\"]",
             "watch /x as nobody: exit(5)  [\"watch was canceled (rpc error: code = InvalidArgument desc = etcdserver: user name is empty)\", \"Error: watch is canceled by the server\"]",
         ], "\(answers[0])")
