@@ -13,7 +13,7 @@ import Testing
     }
 
     /// Simple tokens: a token answers with the user's permissions of the moment (a revoked permission refuses,
-    /// a re-granted one serves), and a password change or deleting the user ends it.
+    /// a re-granted one serves), and a password change, deleting the user, or disabling auth ends it.
     @Test func gatewayTokenFollowsPermissionChangesAsEtcdDoes() throws {
         let pair = try AuthPair(label: "auth-gateway")
         let seedKey = #"{"key":"L3Avc2VlZA=="}"#  // /p/seed
@@ -68,6 +68,8 @@ import Testing
             try post("range after the user was deleted", "/v3/kv/range", seedKey, token: second)
             try post("auth disable", "/v3/auth/disable", "{}", token: rootToken)
             try post("range without a token once disabled", "/v3/kv/range", seedKey)
+            try post("auth enable again", "/v3/auth/enable", "{}")
+            try post("range with root's token from before the disable", "/v3/kv/range", seedKey, token: rootToken)
             return out
         }
         Self.compare(later)
@@ -81,6 +83,7 @@ import Testing
             #"range after it was granted again: 200 {"count":"1","header":{"revision":"4"},"kvs""#,
             #"range after a password change: 401 {"code":16,"error":"etcdserver: invalid auth token""#,
             #"range after the user was deleted: 401 {"code":16,"error":"etcdserver: invalid auth token""#,
+            #"range with root's token from before the disable: 401 {"code":16,"error":"etcdserver: invalid auth token""#,
         ] {
             #expect(etcd.contains(line), "etcd's answers lack \(line):\n\(etcd)")
         }
