@@ -8,14 +8,38 @@ import Glibc
 /// at most `maxChunk` entries (a flat sorted array moved O(n): 17% of a put-heavy server's CPU at
 /// 100k keys), and a copy-on-write of the index copies one chunk, not every key.
 struct TreeIndex: Sendable {
-    /// Bound on one chunk; a full chunk splits in half.
+    /// Bound on one chunk; a full chunk splits.
     static let maxChunk = 256
 
+    /// Keys and their histories side by side: the binary search reads `keys` only (an element
+    /// of a struct array holding several references was copied, retained and released at every
+    /// probe).
+    private struct Chunk: Sendable {
+        var keys: SortedKeys
+        var entries: [KeyIndex]
+
+        var count: Int { keys.count }
+
+        mutating func insert(_ key: [UInt8], _ entry: KeyIndex, at slot: Int) {
+            keys.insert(key, at: slot)
+            entries.insert(entry, at: slot)
+        }
+
+        /// The entries from `start` on, moved into a new chunk sized to fit.
+        mutating func splitOff(at start: Int) -> Chunk {
+            let upper = Chunk(keys: keys.splitOff(at: start), entries: Array(entries[start...]))
+            // Rebuilt rather than truncated: a truncated array keeps its grown capacity.
+            entries = Array(entries[..<start])
+            return upper
+        }
+    }
+
     /// Non-empty, each sorted, and all keys of chunk c precede all keys of chunk c+1.
-    private var chunks: [[KeyIndex]] = []
+    private var chunks: [Chunk] = []
     /// `lastKeys[c]` is the last key of `chunks[c]`: the outer search reads only this array.
-    private var lastKeys: [[UInt8]] = []
+    private var lastKeys = SortedKeys()
     private(set) var keyCount = 0
+    var chunkCount: Int { chunks.count }
 
     /// A position in key order; `chunk == chunks.count` is the end.
     private struct Position {
@@ -25,99 +49,89 @@ struct TreeIndex: Sendable {
 
     /// The first position whose key is ≥ `key`.
     private func lowerBound(_ key: [UInt8]) -> Position {
-        let lo = lastKeys.withUnsafeBufferPointer { last in
-            var lo = 0
-            var hi = last.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if keyLess(last[mid], key) { lo = mid + 1 } else { hi = mid }
-            }
-            return lo
-        }
-        guard lo < chunks.count else { return Position(chunk: lo, slot: 0) }
-        let slot = chunks[lo].withUnsafeBufferPointer { chunk in
-            var a = 0
-            var b = chunk.count
-            while a < b {
-                let mid = (a + b) / 2
-                if keyLess(chunk[mid].key, key) { a = mid + 1 } else { b = mid }
-            }
-            return a
-        }
-        return Position(chunk: lo, slot: slot)
+        let c = lastKeys.lowerBound(key)
+        guard c < chunks.count else { return Position(chunk: c, slot: 0) }
+        return Position(chunk: c, slot: chunks[c].keys.lowerBound(key))
     }
 
     private func find(_ key: [UInt8]) -> Position? {
         let p = lowerBound(key)
-        return p.chunk < chunks.count && chunks[p.chunk][p.slot].key == key ? p : nil
+        return p.chunk < chunks.count && chunks[p.chunk].keys[p.slot] == key ? p : nil
     }
 
     func get(_ key: [UInt8], at atRev: Int64) -> (modified: Revision, created: Revision, version: Int64)? {
         guard let p = find(key) else { return nil }
-        return chunks[p.chunk][p.slot].get(at: atRev)
+        return chunks[p.chunk].entries[p.slot].get(at: atRev)
     }
 
     mutating func put(_ key: [UInt8], _ rev: Revision) {
-        upsert(key, update: { $0.put(rev) }, create: {
-            var ki = KeyIndex(key: key)
-            ki.put(rev)
-            return ki
-        })
+        upsert(key, update: { $0.put(rev) }, create: { KeyIndex(firstPut: rev) })
+    }
+
+    /// `put`, answering what `get(key, at: rev.main)` would have just before: one lookup for both.
+    mutating func put(_ key: [UInt8], _ rev: Revision, returningPrevious: Void)
+        -> (modified: Revision, created: Revision, version: Int64)? {
+        var previous: (modified: Revision, created: Revision, version: Int64)?
+        upsert(key, update: { entry in
+            previous = entry.get(at: rev.main)
+            entry.put(rev)
+        }, create: { KeyIndex(firstPut: rev) })
+        return previous
     }
 
     /// Startup rebuild of a key first seen in the backend.
     mutating func restore(_ key: [UInt8], created: Revision, modified: Revision, version: Int64) {
         // Later revisions of a known key replay as ordinary puts (etcd restoreIntoIndex).
         upsert(key, update: { $0.put(modified) }, create: {
-            var ki = KeyIndex(key: key)
-            ki.restore(created: created, modified: modified, version: version)
-            return ki
+            KeyIndex(restoredCreated: created, modified: modified, version: version)
         })
     }
 
     private mutating func upsert(_ key: [UInt8], update: (inout KeyIndex) -> Void, create: () -> KeyIndex) {
         var p = lowerBound(key)
-        if p.chunk < chunks.count && chunks[p.chunk][p.slot].key == key {
-            update(&chunks[p.chunk][p.slot])
+        if p.chunk < chunks.count && chunks[p.chunk].keys[p.slot] == key {
+            update(&chunks[p.chunk].entries[p.slot])
             return
         }
         keyCount += 1
         if chunks.isEmpty {
-            chunks.append([create()])
+            chunks.append(Chunk(keys: SortedKeys([key]), entries: [create()]))
             lastKeys.append(key)
             return
         }
         if p.chunk == chunks.count {  // after every key: the end of the last chunk
             p = Position(chunk: chunks.count - 1, slot: chunks[chunks.count - 1].count)
         }
-        chunks[p.chunk].insert(create(), at: p.slot)
-        if p.slot == chunks[p.chunk].count - 1 { lastKeys[p.chunk] = key }
-        if chunks[p.chunk].count > Self.maxChunk {
-            let upper = Array(chunks[p.chunk][(Self.maxChunk / 2)...])
-            chunks[p.chunk].removeLast(upper.count)
-            chunks.insert(upper, at: p.chunk + 1)
-            lastKeys[p.chunk] = chunks[p.chunk][chunks[p.chunk].count - 1].key
-            lastKeys.insert(upper[upper.count - 1].key, at: p.chunk + 1)
+        let c = p.chunk
+        chunks[c].insert(key, create(), at: p.slot)
+        let count = chunks[c].count
+        if p.slot == count - 1 { lastKeys.replace(at: c, with: key) }
+        if count > Self.maxChunk {
+            // Keys appended in order (sequential writes) leave full chunks behind; anything else
+            // splits in half so later inserts on either side have room.
+            let appending = c == chunks.count - 1 && p.slot == count - 1
+            let upper = chunks[c].splitOff(at: appending ? count - 1 : count / 2)
+            chunks.insert(upper, at: c + 1)
+            lastKeys.replace(at: c, with: chunks[c].keys[chunks[c].count - 1])
+            lastKeys.insert(upper.keys[upper.count - 1], at: c + 1)
         }
     }
 
     /// Tombstones a live key; returns false if the key is unknown or already deleted.
     @discardableResult
     mutating func tombstone(_ key: [UInt8], _ rev: Revision) -> Bool {
-        guard let p = find(key) else { return false }
-        let generations = chunks[p.chunk][p.slot].generations
-        guard !generations[generations.count - 1].isEmpty else { return false }
-        chunks[p.chunk][p.slot].tombstone(rev)
+        guard let p = find(key), chunks[p.chunk].entries[p.slot].isLive else { return false }
+        chunks[p.chunk].entries[p.slot].tombstone(rev)
         return true
     }
 
     /// Calls `body` for each entry whose key falls in `span`, in key order, until it returns false.
-    private func forEach(in span: KeySpan, _ body: (KeyIndex) -> Bool) {
+    private func forEach(in span: KeySpan, _ body: ([UInt8], KeyIndex) -> Bool) {
         let start: Position
         var end: [UInt8]? = nil
         switch span {
         case .single(let key):
-            if let p = find(key) { _ = body(chunks[p.chunk][p.slot]) }
+            if let p = find(key) { _ = body(chunks[p.chunk].keys[p.slot], chunks[p.chunk].entries[p.slot]) }
             return
         case .atLeast(let key):
             start = lowerBound(key)
@@ -130,8 +144,8 @@ struct TreeIndex: Sendable {
         while c < chunks.count {
             let chunk = chunks[c]
             while s < chunk.count {
-                if let end, !keyLess(chunk[s].key, end) { return }
-                if !body(chunk[s]) { return }
+                if let end, !keyLess(chunk.keys[s], end) { return }
+                if !body(chunk.keys[s], chunk.entries[s]) { return }
                 s += 1
             }
             c += 1
@@ -144,7 +158,7 @@ struct TreeIndex: Sendable {
     func revisions(_ span: KeySpan, at atRev: Int64, limit: Int, collect: Bool = true) -> (revisions: [Revision], count: Int) {
         var out: [Revision] = []
         var count = 0
-        forEach(in: span) { entry in
+        forEach(in: span) { _, entry in
             guard let found = entry.get(at: atRev) else { return true }
             count += 1
             if collect && (limit <= 0 || out.count < limit) { out.append(found.modified) }
@@ -156,8 +170,8 @@ struct TreeIndex: Sendable {
     /// Keys in `span` alive at `atRev` (for DeleteRange).
     func liveKeys(_ span: KeySpan, at atRev: Int64) -> [[UInt8]] {
         var out: [[UInt8]] = []
-        forEach(in: span) { entry in
-            if entry.get(at: atRev) != nil { out.append(entry.key) }
+        forEach(in: span) { key, entry in
+            if entry.get(at: atRev) != nil { out.append(key) }
             return true
         }
         return out
@@ -167,21 +181,26 @@ struct TreeIndex: Sendable {
     /// ≤ atRev that must stay in the backend.
     mutating func compact(atRev: Int64) -> Set<Revision> {
         var keep = Set<Revision>()
-        var rebuilt: [[KeyIndex]] = []
+        var rebuilt: [Chunk] = []
         rebuilt.reserveCapacity(chunks.count)
         var count = 0
         for chunk in chunks {
-            var kept: [KeyIndex] = []
-            kept.reserveCapacity(chunk.count)
-            for var entry in chunk {
+            var keys: [[UInt8]] = []
+            var entries: [KeyIndex] = []
+            keys.reserveCapacity(chunk.count)
+            entries.reserveCapacity(chunk.count)
+            for (key, var entry) in zip(chunk.keys.keys, chunk.entries) {
                 entry.compact(atRev: atRev, keep: &keep)
-                if !entry.isEmpty { kept.append(entry) }
+                if !entry.isEmpty {
+                    keys.append(key)
+                    entries.append(entry)
+                }
             }
-            count += kept.count
-            if !kept.isEmpty { rebuilt.append(kept) }
+            count += keys.count
+            if !keys.isEmpty { rebuilt.append(Chunk(keys: SortedKeys(keys), entries: entries)) }
         }
         chunks = rebuilt
-        lastKeys = rebuilt.map { $0[$0.count - 1].key }
+        lastKeys = SortedKeys(rebuilt.map { $0.keys[$0.count - 1] })
         keyCount = count
         return keep
     }
@@ -190,7 +209,7 @@ struct TreeIndex: Sendable {
     func keep(atRev: Int64) -> Set<Revision> {
         var keep = Set<Revision>()
         for chunk in chunks {
-            for entry in chunk { entry.keep(atRev: atRev, into: &keep) }
+            for entry in chunk.entries { entry.keep(atRev: atRev, into: &keep) }
         }
         return keep
     }
@@ -200,10 +219,13 @@ struct TreeIndex: Sendable {
         var out: [[UInt8]] = []
         out.reserveCapacity(keyCount)
         precondition(lastKeys.count == chunks.count, "one last key per chunk")
+        lastKeys.validate()
         for (c, chunk) in chunks.enumerated() {
-            precondition(!chunk.isEmpty && chunk.count <= Self.maxChunk, "chunk bounds")
-            precondition(lastKeys[c] == chunk[chunk.count - 1].key, "cached last key")
-            for entry in chunk { out.append(entry.key) }
+            precondition(chunk.count > 0 && chunk.count <= Self.maxChunk, "chunk bounds")
+            precondition(chunk.keys.count == chunk.entries.count, "one entry per key")
+            precondition(lastKeys[c] == chunk.keys[chunk.count - 1], "cached last key")
+            chunk.keys.validate()
+            out.append(contentsOf: chunk.keys.keys)
         }
         return out
     }

@@ -53,11 +53,12 @@ struct TxnWriter {
             if p.ignoreLease { lease = prev.lease }
         }
         let rev = Revision(main: beginRev + 1, sub: changes)
-        let existing = index.get(p.key, at: rev.main)
+        // The index first (one lookup answers the key's history and records the new revision): a backend
+        // error below aborts the whole batch, and the store then reloads its index from the backend.
+        let existing = index.put(p.key, rev, returningPrevious: ())
         let kv = KeyValue(key: p.key, createRevision: existing?.created.main ?? rev.main, modRevision: rev.main,
                           version: (existing?.version ?? 0) + 1, value: value, lease: lease)
         try tx.put(.key, RevisionKey.encode(rev), KeyValueCodec.encode(kv))
-        index.put(p.key, rev)
         changes += 1
         events.append(Event(kind: .put, kv: kv, prevKV: carryPrevKV ? prev : nil))
         return PutResponse(prevKV: p.prevKV ? prev : nil)

@@ -6,8 +6,13 @@ import NIOCore
 public final class HTTP2Stream: @unchecked Sendable {
     public let id: Int32
     public let eventLoop: EventLoop
-    weak var connection: HTTP2Connection?
-    /// The verified client certificate's CN of this stream's connection. Event loop only.
+    /// Held strongly while the stream is open and dropped when it closes (`markClosed`), which
+    /// breaks the cycle through the connection's `streams`. A weak reference here moved the
+    /// connection's reference count into a side table, so every retain and release of the
+    /// connection, many per request, took the runtime's slow path.
+    var connection: HTTP2Connection?
+    /// The verified client certificate's CN of this stream's connection (nil once the stream has
+    /// closed). Event loop only.
     public var peerCommonName: String? { connection?.peerCommonName }
     var delegate: HTTP2StreamDelegate?
 
@@ -78,6 +83,7 @@ public final class HTTP2Stream: @unchecked Sendable {
 
     func markClosed() {
         isClosed = true
+        connection = nil
         outbound = ByteBuffer()
     }
 }

@@ -35,9 +35,3 @@ private func copyUTF8(_ string: String, to destination: UnsafeMutablePointer<UIn
         return bytes.count
     }
 }
-
-@inline(__always)
-func makeString(_ pointer: UnsafePointer<UInt8>?, _ length: Int) -> String {
-    guard let pointer, length > 0 else { return "" }
-    return String(decoding: UnsafeBufferPointer(start: pointer, count: length), as: UTF8.self)
-}

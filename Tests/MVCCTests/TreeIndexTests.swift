@@ -68,4 +68,88 @@ import Testing
         #expect(keyLess([0x7f], [0xff]))
         #expect(!keyLess([0xff], [0xff]))
     }
+
+    /// Keys sharing a long prefix (etcd's "/registry/..." shape), some shorter than it or
+    /// diverging inside it, in random order: the inline heads after the shared prefix must keep
+    /// every search exact, including keys that tie on their 8 head bytes.
+    @Test(arguments: [7, 8]) func prefixedKeysMatchASortedModel(seed: UInt64) {
+        var rng = SplitMix64(state: seed)
+        let prefix = Array("/registry/pods/default/".utf8)
+        func key() -> [UInt8] {
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0: return Array(prefix[0..<Int.random(in: 0...prefix.count, using: &rng)])  // a prefix of the prefix
+            case 1: return Array("/registry/p".utf8) + [UInt8.random(in: 0...0xff, using: &rng)]  // diverges inside it
+            default:
+                // Long tails that agree in their first 8 bytes, so heads tie and keys decide.
+                let tail = Array("pod-name-".utf8) + (0..<Int.random(in: 0...3, using: &rng)).map { _ in
+                    [0x00, 0x41, 0xff][Int.random(in: 0...2, using: &rng)]
+                }
+                return prefix + tail
+            }
+        }
+        var index = TreeIndex()
+        var live = Set<[UInt8]>()
+        var rev: Int64 = 1
+        for _ in 0..<3000 {
+            rev += 1
+            let k = key()
+            if Int.random(in: 0..<5, using: &rng) == 0 {
+                let deleted = index.tombstone(k, Revision(main: rev, sub: 0))
+                #expect(deleted == live.contains(k))
+                live.remove(k)
+            } else {
+                index.put(k, Revision(main: rev, sub: 0))
+                live.insert(k)
+            }
+        }
+        _ = index.allKeys  // checks every chunk's sorted order, shared prefix and heads
+        let alive = live.sorted { keyLess($0, $1) }
+        for _ in 0..<300 {
+            let (a, b) = (key(), key())
+            let (lo, hi) = keyLess(a, b) ? (a, b) : (b, a)
+            #expect(index.liveKeys(.between(lo, hi), at: rev) == alive.filter { !keyLess($0, lo) && keyLess($0, hi) })
+            #expect((index.get(a, at: rev) != nil) == live.contains(a))
+        }
+    }
+
+    /// Keys written in increasing order (keel-bench --sequential-keys, or any growing counter)
+    /// fill chunks completely instead of leaving each half empty after its split.
+    @Test func sequentialKeysFillChunks() {
+        var index = TreeIndex()
+        let n = 10 * TreeIndex.maxChunk + 3
+        for i in 0..<n {
+            let k: [UInt8] = [UInt8(i >> 16 & 0xff), UInt8(i >> 8 & 0xff), UInt8(i & 0xff)]
+            index.put(k, Revision(main: Int64(i + 2), sub: 0))
+        }
+        #expect(index.allKeys.count == n)
+        #expect(index.chunkCount == (n + TreeIndex.maxChunk - 1) / TreeIndex.maxChunk)
+        #expect(index.get([0, 1, 0], at: Int64(n + 2))?.modified == Revision(main: 256 + 2, sub: 0))
+    }
+
+    /// A key's history spills out of the inline form on its second revision and folds back when a
+    /// compaction leaves one live revision; answers agree in both forms.
+    @Test func keyHistoryInlineAndSpilled() {
+        var index = TreeIndex()
+        let k: [UInt8] = [0x61]
+        index.put(k, Revision(main: 2, sub: 0))
+        #expect(index.get(k, at: 2)! == (Revision(main: 2, sub: 0), Revision(main: 2, sub: 0), 1))
+        #expect(index.get(k, at: 1) == nil)
+        index.put(k, Revision(main: 3, sub: 0))
+        #expect(index.get(k, at: 2)! == (Revision(main: 2, sub: 0), Revision(main: 2, sub: 0), 1))
+        #expect(index.get(k, at: 3)! == (Revision(main: 3, sub: 0), Revision(main: 2, sub: 0), 2))
+        var kept = index.compact(atRev: 3)
+        #expect(kept == [Revision(main: 3, sub: 0)])
+        #expect(index.get(k, at: 3)! == (Revision(main: 3, sub: 0), Revision(main: 2, sub: 0), 2))
+        let first = index.tombstone(k, Revision(main: 4, sub: 0))
+        let second = index.tombstone(k, Revision(main: 5, sub: 0))
+        #expect(first && !second)
+        #expect(index.get(k, at: 4) == nil)
+        #expect(index.get(k, at: 3)!.version == 2)
+        index.put(k, Revision(main: 6, sub: 0))
+        #expect(index.get(k, at: 6)! == (Revision(main: 6, sub: 0), Revision(main: 6, sub: 0), 1))
+        kept = index.compact(atRev: 6)
+        #expect(kept == [Revision(main: 6, sub: 0)])
+        #expect(index.keyCount == 1)
+        #expect(index.get(k, at: 6)! == (Revision(main: 6, sub: 0), Revision(main: 6, sub: 0), 1))
+    }
 }
