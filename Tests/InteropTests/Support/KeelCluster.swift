@@ -40,9 +40,12 @@ final class KeelCluster {
     let token: String
     let extraFlags: [String]
     let security: Security
+    /// keel, or real etcd to check a cluster test's expectations against etcd itself.
+    let kind: ServerKind
 
     /// Starts `size` members of a new cluster and waits until every one serves.
-    init(size: Int, extraFlags: [String] = [], security: Security = .plain) throws {
+    init(size: Int, extraFlags: [String] = [], security: Security = .plain, kind: ServerKind = .keel) throws {
+        self.kind = kind
         token = "keel-test-\(UUID().uuidString.prefix(8))"
         self.extraFlags = extraFlags + security.serverFlags
         self.security = security
@@ -63,7 +66,7 @@ final class KeelCluster {
             "--initial-cluster", initialCluster, "--initial-cluster-state", state,
             "--initial-cluster-token", token,
         ] + Self.timingFlags + extraFlags + extra
-        return try ServerProcess(kind: .keel, ports: m.ports, dataDir: m.dataDir, arguments: flags,
+        return try ServerProcess(kind: kind, ports: m.ports, dataDir: m.dataDir, arguments: flags,
                                  environment: CommandRunner.cleanEnvironment(), waitUntilReady: wait)
     }
 

@@ -3,7 +3,8 @@ import Foundation
 /// Certificates made with `openssl` at test time into a scratch dir (nothing committed): a CA, server, client
 /// and peer certificates it signed (SANs 127.0.0.1 and localhost, both server and client use), a certificate
 /// from a second CA, an expired one, two revoked ones (CN "revoked" and "peer") with the CRL revoking them,
-/// one whose CN is not the peers' ("intruder") and one whose only SAN names another host ("elsewhere"). EC P-256 keys: quick to make.
+/// one whose CN is not the peers' ("intruder"), one whose only SAN names another host ("elsewhere"), and two
+/// client certificates whose CNs are auth user names ("alice", "root"). EC P-256 keys: quick to make.
 final class TestCertificates {
     let scratch: ScratchDirectory
     var directory: String { scratch.path }
@@ -67,6 +68,9 @@ final class TestCertificates {
     leaf wrongca client 1006 ca2
     leaf elsewhere peer 1008 ca elsewhere
     leaf revokedpeer peer 1009
+    # Client certificates whose CN is an etcd user (auth: the CN acts as the user name).
+    leaf alice alice 1010
+    leaf root root 1011
     mkdir crl; : > crl/index.txt; echo 01 > crl/crlnumber; echo 03EF > crl/serial
     cat > crl.cnf <<'CNF'
     [ca]
