@@ -11,10 +11,10 @@ struct HashService: Sendable {
     func register(into grpc: inout GRPCServer) {
         // etcd's authMaintenanceServer: both need the root role.
         grpc.register("/etcdserverpb.Maintenance/Hash", .unary { call, _ in
-            context.auth.asAdmin(call, raft: context.raft) { hash(call) }
+            context.auth.asAdmin(call, raft: context.raft, rawAuthErrors: true) { hash(call) }
         })
         grpc.register("/etcdserverpb.Maintenance/HashKV", .unary { call, request in
-            context.auth.asAdmin(call, raft: context.raft) { hashKV(call, request) }
+            context.auth.asAdmin(call, raft: context.raft, rawAuthErrors: true) { hashKV(call, request) }
         })
     }
 

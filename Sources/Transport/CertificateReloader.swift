@@ -36,7 +36,7 @@ final class CertificateReloader: Sendable {
         if let cached = loaded.withLock({ $0 }), cached.stamps == stamps { return cached.override }
         guard let chain = try? NIOSSLCertificate.fromPEMFile(certFile), !chain.isEmpty,
               let key = try? NIOSSLPrivateKey(file: keyFile, format: .pem),
-              Self.keyMatches(certFile: certFile, keyFile: keyFile) else {
+              !Self.keyMismatch(certFile: certFile, keyFile: keyFile) else {
             return loaded.withLock { $0?.override } ?? .noChanges
         }
         var override = NIOSSLContextConfigurationOverride()
@@ -46,16 +46,16 @@ final class CertificateReloader: Sendable {
         return override
     }
 
-    /// Whether the key file's key is the one the certificate was issued for (not yet the case halfway
-    /// through a rotation that replaces one file, then the other).
-    private static func keyMatches(certFile: String, keyFile: String) -> Bool {
+    /// Whether the key file's key is certainly not the one the certificate was issued for (as halfway through a
+    /// rotation that replaces one file, then the other). Files swift-certificates cannot read are not judged here.
+    static func keyMismatch(certFile: String, keyFile: String) -> Bool {
         guard let certPEM = try? String(contentsOfFile: certFile, encoding: .utf8),
               let keyPEM = try? String(contentsOfFile: keyFile, encoding: .utf8),
               // The leaf is the file's first certificate (a chain file holds its issuers after it).
               let end = certPEM.range(of: "-----END CERTIFICATE-----"),
               let leaf = try? Certificate(pemEncoded: String(certPEM[..<end.upperBound])),
               let key = try? Certificate.PrivateKey(pemEncoded: keyPEM) else { return false }
-        return leaf.publicKey == key.publicKey
+        return leaf.publicKey != key.publicKey
     }
 
     private static func stamp(_ path: String) -> Stamp? {

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOSSL
 
@@ -43,6 +44,7 @@ public struct TLSServerSecurity: Sendable {
     /// The certificate and key are read again at a handshake once they changed on disk (etcd's GetCertificate).
     public static func makeContext(certFile: String, keyFile: String, trustedCAFile: String, clientCertAuth: Bool,
                                    cipherSuites: [String]) throws -> NIOSSLContext {
+        try TLSFileError.checkPair(certFile: certFile, keyFile: keyFile, trustedCAFile: trustedCAFile)
         let chain = try NIOSSLCertificate.fromPEMFile(certFile).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: keyFile, format: .pem)
         var config = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
@@ -110,5 +112,20 @@ public struct TLSClientSecurity: Sendable {
         let name = host.isEmpty || IPAddressText.parse(host) != nil ? nil : host
         try sync.addHandler(NIOSSLClientHandler(context: context, serverHostname: name))
         if !policy.isEmpty { try sync.addHandler(TLSAdmission(policy: policy, role: .client, onReject: onReject)) }
+    }
+}
+
+/// Go's words for TLS files that cannot be used (etcd exits with them): a missing file, a key that is not the
+/// certificate's. NIOSSL's own errors name neither the file nor the reason.
+public struct TLSFileError: Error, CustomStringConvertible {
+    public let description: String
+
+    static func checkPair(certFile: String, keyFile: String, trustedCAFile: String) throws {
+        for path in [certFile, keyFile, trustedCAFile] where !path.isEmpty && !FileManager.default.fileExists(atPath: path) {
+            throw TLSFileError(description: "open \(path): no such file or directory")
+        }
+        if CertificateReloader.keyMismatch(certFile: certFile, keyFile: keyFile) {
+            throw TLSFileError(description: "tls: private key does not match public key")
+        }
     }
 }

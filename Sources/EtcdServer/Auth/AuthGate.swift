@@ -66,14 +66,32 @@ final class AuthGate: Sendable {
     }
 
     /// Runs `body` when the caller has the root role (or auth is off); otherwise fails the call.
-    func asAdmin(_ call: ServerCall, raft: RaftLoop, _ body: @escaping @Sendable () -> Void) {
-        guard let caller = caller(call, raft: raft, retry: { self.asAdmin(call, raft: raft, body) }) else { return }
+    /// `rawAuthErrors`: etcd's maintenance server returns the auth package's own errors unconverted, so its
+    /// clients see UNKNOWN and "auth: permission denied" rather than the mapped status.
+    func asAdmin(_ call: ServerCall, raft: RaftLoop, rawAuthErrors: Bool = false, _ body: @escaping @Sendable () -> Void) {
+        let resolution = resolve(call)
+        guard case .caller(let caller) = resolution else {
+            if rawAuthErrors, case .refused(let e) = resolution { return call.fail(Self.raw(e)) }
+            return settle(resolution, call, raft: raft) { self.asAdmin(call, raft: raft, rawAuthErrors: rawAuthErrors, body) }
+        }
         do throws(EtcdServerError) {
             try checkAdmin(caller)
             body()
         } catch {
-            call.fail(error)
+            call.fail(rawAuthErrors ? Self.raw(error) : error)
         }
+    }
+
+    /// An auth refusal as the auth package words it, with gRPC's UNKNOWN code.
+    private static func raw(_ e: EtcdServerError) -> EtcdServerError {
+        let texts: [String: String] = [
+            EtcdError.permissionDenied.message: "auth: permission denied",
+            EtcdError.userEmpty.message: "auth: user name is empty",
+            EtcdError.userNotFound.message: "auth: user not found",
+            EtcdError.invalidAuthToken.message: "auth: invalid auth token",
+        ]
+        guard let text = texts[e.status.message] else { return e }
+        return EtcdServerError(.unknown, text)
     }
 
     // MARK: Checks of the API layer

@@ -40,12 +40,15 @@ final class JWTTokens: AuthTokenProvider {
             guard let parsed = goDuration(text) else { throw fail("ttl \(text)") }
             ttl = parsed
         }
-        func read(_ key: String) throws(KeelServer.StartupError) -> String? {
+        /// A key file's bytes (an HMAC secret is any bytes; PEM keys are text).
+        func read(_ key: String) throws(KeelServer.StartupError) -> Data? {
             guard let path = options[key], !path.isEmpty else { return nil }
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw fail("cannot read \(key) \(path)") }
-            return text
+            guard let data = FileManager.default.contents(atPath: path) else { throw fail("cannot read \(key) \(path)") }
+            return data
         }
-        let privatePEM = try read("priv-key"), publicPEM = try read("pub-key")
+        let privateKey = try read("priv-key"), publicKey = try read("pub-key")
+        let privatePEM = privateKey.map { String(decoding: $0, as: UTF8.self) }
+        let publicPEM = publicKey.map { String(decoding: $0, as: UTF8.self) }
         let digest: DigestAlgorithm
         switch method.suffix(3) {
         case "256": digest = .sha256
@@ -76,9 +79,7 @@ final class JWTTokens: AuthTokenProvider {
                 }
             case "HS":
                 // etcd's HMAC key is the priv-key file's bytes.
-                guard let secret = options["priv-key"].flatMap({ FileManager.default.contents(atPath: $0) }) else {
-                    throw fail("missing key data")
-                }
+                guard let secret = privateKey else { throw fail("missing key data") }
                 await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: digest)
                 canSign = true
             default:
