@@ -15,7 +15,7 @@ enum GoNumberError: Error, Equatable {
     }
 }
 
-enum GoParse {
+public enum GoParse {
     /// strconv.ParseBool.
     static func bool(_ s: String) -> Bool? {
         switch s {
@@ -109,7 +109,7 @@ enum GoParse {
     }
 
     /// time.ParseDuration: "300ms", "-1.5h", "2h45m"; a bare "0" is allowed. Returns nanoseconds.
-    static func duration(_ s: String) -> Int64? {
+    public static func duration(_ s: String) -> Int64? {
         var chars = Array(s.utf8)[...]
         var negative = false
         if let first = chars.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") {

@@ -37,10 +37,10 @@ enum AuthRequestCodec {
             let p = g.perm?.pointee
             let kind = AuthPermission.Kind(rawValue: Int32(bitPattern: p?.permtype.rawValue ?? 0)) ?? .read
             return .roleGrantPermission(role: s(g.name), permission: AuthPermission(
-                kind: kind, key: p.map { binary($0.key) } ?? [], rangeEnd: p.map { binary($0.range_end) } ?? []))
+                kind: kind, key: p.map { ProtoBytes.copy($0.key) } ?? [], rangeEnd: p.map { ProtoBytes.copy($0.range_end) } ?? []))
         case KEELPB__INTERNAL_REQUEST__REQUEST_AUTH_ROLE_REVOKE_PERMISSION:
             let v = r.auth_role_revoke_permission.pointee
-            return .roleRevokePermission(role: s(v.role), key: binary(v.key), rangeEnd: binary(v.range_end))
+            return .roleRevokePermission(role: s(v.role), key: ProtoBytes.copy(v.key), rangeEnd: ProtoBytes.copy(v.range_end))
         default:
             return nil
         }
@@ -96,10 +96,5 @@ enum AuthRequestCodec {
     private static func bytes(_ p: UnsafeMutablePointer<CChar>?) -> [UInt8] {
         guard let p else { return [] }
         return Array(String(cString: p).utf8)
-    }
-
-    static func binary(_ b: ProtobufCBinaryData) -> [UInt8] {
-        guard b.len > 0, let data = b.data else { return [] }
-        return Array(UnsafeBufferPointer(start: data, count: b.len))
     }
 }

@@ -178,8 +178,8 @@ struct AuthService: Sendable {
                 let m = b.arena.message(etcdserverpb__auth_user_list_response__init)
                 m.pointee.header = b.header(header)
                 switch auth {
-                case .user(let roles): (m.pointee.n_users, m.pointee.users) = strings(roles, b)
-                case .names(let names): (m.pointee.n_users, m.pointee.users) = strings(names, b)
+                case .user(let roles): (m.pointee.n_users, m.pointee.users) = ClusterServices.cStrings(roles, b.arena)
+                case .names(let names): (m.pointee.n_users, m.pointee.users) = ClusterServices.cStrings(names, b.arena)
                 case .role(let permissions):
                     let r = b.arena.message(etcdserverpb__auth_role_get_response__init)
                     r.pointee.header = m.pointee.header
@@ -200,13 +200,6 @@ struct AuthService: Sendable {
                 return m
             }
         }
-    }
-
-    private static func strings(_ list: [String], _ b: ResponseBuilder) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) {
-        guard !list.isEmpty else { return (0, nil) }
-        let out = b.arena.allocate(UnsafeMutablePointer<CChar>?.self, count: list.count)
-        for (i, s) in list.enumerated() { out[i] = b.arena.cString(s) }
-        return (list.count, out)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import KeelConfig
 import MVCC
 import Synchronization
 
@@ -37,8 +38,8 @@ final class JWTTokens: AuthTokenProvider {
         let method = options["sign-method"] ?? ""
         var ttl: TimeInterval = 300
         if let text = options["ttl"], !text.isEmpty {
-            guard let parsed = goDuration(text) else { throw fail("ttl \(text)") }
-            ttl = parsed
+            guard let nanoseconds = GoParse.duration(text), nanoseconds > 0 else { throw fail("ttl \(text)") }
+            ttl = TimeInterval(nanoseconds) / 1e9
         }
         /// A key file's bytes (an HMAC secret is any bytes; PEM keys are text).
         func read(_ key: String) throws(KeelServer.StartupError) -> Data? {
@@ -130,19 +131,4 @@ final class JWTTokens: AuthTokenProvider {
 
     func invalidate(user: String) {}
     func disable() {}
-
-    /// Go's time.ParseDuration for the units etcd users write.
-    static func goDuration(_ text: String) -> TimeInterval? {
-        let units: [(String, Double)] = [("ms", 0.001), ("h", 3600), ("m", 60), ("s", 1)]
-        var rest = Substring(text), total = 0.0
-        while !rest.isEmpty {
-            let number = rest.prefix { $0.isNumber || $0 == "." }
-            guard let value = Double(number) else { return nil }
-            rest = rest.dropFirst(number.count)
-            guard let (unit, scale) = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
-            rest = rest.dropFirst(unit.count)
-            total += value * scale
-        }
-        return total > 0 ? total : nil
-    }
 }
