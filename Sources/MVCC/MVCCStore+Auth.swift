@@ -34,9 +34,4 @@ extension MVCCStore {
         guard id != 0, let lease = s.leases.leases[id] else { return }
         for key in lease.keys { try s.auth.checkWrite(caller, key: key, rangeEnd: []) }
     }
-
-    /// The keys lease `id` carries, for the proposer's permission check of a revocation.
-    public func leaseKeys(_ id: Int64) -> [[UInt8]] {
-        state.withReadLock { Array($0.leases.leases[id]?.keys ?? []) }
-    }
 }

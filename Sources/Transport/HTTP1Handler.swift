@@ -15,6 +15,8 @@ final class HTTP1Handler: ChannelInboundHandler {
     private var inFlight = false
     /// The exchange in progress (fired when the client goes away or the response is complete).
     private var closeSignal: HTTPCloseSignal?
+    /// The verified client certificate's CN, looked up once per connection (the handshake precedes this handler).
+    private var peerCommonName: String??
 
     init(responder: HTTPResponder, maxBodyBytes: Int) {
         self.responder = responder
@@ -53,7 +55,8 @@ final class HTTP1Handler: ChannelInboundHandler {
             var request = HTTPRequest(method: head.method.rawValue, uri: head.uri,
                                       headers: head.headers.map { ($0.name.lowercased(), $0.value) }, body: body,
                                       closed: signal)
-            request.peerCommonName = ProtocolSniffer.verifiedCommonName(context)
+            if peerCommonName == nil { peerCommonName = .some(ProtocolSniffer.verifiedCommonName(context)) }
+            request.peerCommonName = peerCommonName ?? nil
             body = ByteBuffer()
             inFlight = true
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
