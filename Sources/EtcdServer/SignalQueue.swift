@@ -1,100 +1,145 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Dispatch
 import NIOCore
+import Synchronization
 
-/// A bounded FIFO handed between threads with a mutex and condition variable. Taking drains everything
-/// queued at once, which is what group commit wants.
-final class SignalQueue<Element>: @unchecked Sendable {  // all state under `mutex`
-    private var mutex = pthread_mutex_t()
-    private var notEmpty = pthread_cond_t()
-    private var notFull = pthread_cond_t()
-    private var items: [Element] = []
-    private var closed = false
+/// A bounded FIFO from any number of producer threads to one consumer thread (the Raft loop, the
+/// apply thread). Taking drains everything queued at once, which is what group commit wants.
+///
+/// The state lives in a `Mutex`; a sleeping side is woken through a semaphore *after* the lock is
+/// released, so the woken thread never wakes only to block on the lock its waker still holds (with a
+/// condition variable signalled under the mutex, a lone client's Put paid that second futex round
+/// trip on every hand-off to the Raft loop).
+final class SignalQueue<Element: Sendable>: Sendable {
+    private struct State: ~Copyable {
+        var items: [Element] = []
+        var closed = false
+        /// The consumer is asleep (or about to sleep) on `notEmpty` and must be signalled once.
+        var takerWaiting = false
+        /// Producers asleep (or about to sleep) on `notFull`, each to be signalled once.
+        var pushersWaiting = 0
+    }
+
+    private let state = Mutex(State())
+    private let notEmpty = DispatchSemaphore(value: 0)
+    private let notFull = DispatchSemaphore(value: 0)
     let capacity: Int
 
     init(capacity: Int) {
         precondition(capacity > 0)
         self.capacity = capacity
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&notEmpty, nil)
-        pthread_cond_init(&notFull, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(&notFull)
-        pthread_cond_destroy(&notEmpty)
-        pthread_mutex_destroy(&mutex)
     }
 
     /// Adds without waiting; false when full or closed (the caller answers "too many requests").
     func tryPush(_ item: Element) -> Bool {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        guard !closed, items.count < capacity else { return false }
-        items.append(item)
-        if items.count == 1 { pthread_cond_signal(&notEmpty) }
-        return true
+        let (pushed, wake) = state.withLock { s -> (Bool, Bool) in
+            guard !s.closed, s.items.count < capacity else { return (false, false) }
+            s.items.append(item)
+            defer { s.takerWaiting = false }
+            return (true, s.takerWaiting)
+        }
+        if wake { notEmpty.signal() }
+        return pushed
     }
 
     /// Adds, waiting while full (back-pressure between pipeline stages); false once closed.
     func push(_ item: Element) -> Bool {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        while !closed && items.count >= capacity { pthread_cond_wait(&notFull, &mutex) }
-        guard !closed else { return false }
-        items.append(item)
-        if items.count == 1 { pthread_cond_signal(&notEmpty) }
-        return true
+        while true {
+            let outcome = state.withLock { s -> PushOutcome in
+                if s.closed { return .closed }
+                if s.items.count >= capacity {
+                    s.pushersWaiting += 1
+                    return .full
+                }
+                s.items.append(item)
+                defer { s.takerWaiting = false }
+                return s.takerWaiting ? .pushedWakingTaker : .pushed
+            }
+            switch outcome {
+            case .closed: return false
+            case .full: notFull.wait()
+            case .pushed: return true
+            case .pushedWakingTaker:
+                notEmpty.signal()
+                return true
+            }
+        }
     }
+    private enum PushOutcome { case closed, full, pushed, pushedWakingTaker }
 
-    /// Waits for at least one item and takes up to `max`; nil when closed and drained.
+    /// Waits for at least one item and takes up to `max`; false when closed and drained.
     func take(max: Int, into batch: inout [Element]) -> Bool {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        while items.isEmpty && !closed { pthread_cond_wait(&notEmpty, &mutex) }
-        if items.isEmpty { return false }
-        drain(max: max, into: &batch)
-        return true
+        take(max: max, into: &batch, deadline: nil)
     }
 
     /// Like `take`, but waits at most `timeout` for the first item; returns false only once closed and
     /// drained (an empty `batch` after true means the time ran out).
     func take(max: Int, into batch: inout [Element], timeout: TimeAmount) -> Bool {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        if items.isEmpty && !closed && timeout.nanoseconds > 0 {
-            var now = timespec()
-            clock_gettime(CLOCK_REALTIME, &now)
-            let total = Int64(now.tv_nsec) + timeout.nanoseconds
-            var until = timespec(tv_sec: now.tv_sec + Int(total / 1_000_000_000), tv_nsec: Int(total % 1_000_000_000))
-            while items.isEmpty && !closed {
-                if pthread_cond_timedwait(&notEmpty, &mutex, &until) == ETIMEDOUT { break }
-            }
-        }
-        if items.isEmpty { return !closed }
-        drain(max: max, into: &batch)
-        return true
+        take(max: max, into: &batch, deadline: timeout.nanoseconds > 0 ? .now() + .nanoseconds(Int(timeout.nanoseconds)) : .now())
     }
 
-    /// Moves up to `max` items into `batch` and wakes blocked pushers. Caller holds the mutex.
-    private func drain(max: Int, into batch: inout [Element]) {
+    private func take(max: Int, into batch: inout [Element], deadline: DispatchTime?) -> Bool {
+        precondition(max > 0)
+        while true {
+            let (outcome, pushers) = state.withLock { s -> (TakeOutcome, Int) in
+                if !s.items.isEmpty {
+                    Self.drain(&s.items, max: max, into: &batch)
+                    defer { s.pushersWaiting = 0 }
+                    return (.took, s.pushersWaiting)
+                }
+                if s.closed { return (.closed, 0) }
+                if let deadline, deadline <= .now() { return (.timedOut, 0) }
+                s.takerWaiting = true
+                return (.sleep, 0)
+            }
+            for _ in 0..<pushers { notFull.signal() }
+            switch outcome {
+            case .took, .timedOut: return true
+            case .closed: return false
+            case .sleep:
+                guard let deadline else {
+                    notEmpty.wait()
+                    continue
+                }
+                if notEmpty.wait(timeout: deadline) == .timedOut {
+                    // A producer that cleared `takerWaiting` first owes a signal: take it, so the
+                    // semaphore's count stays exact and the next sleep is not cut short.
+                    let owed = state.withLock { s -> Bool in
+                        defer { s.takerWaiting = false }
+                        return !s.takerWaiting
+                    }
+                    if owed { notEmpty.wait() }
+                }
+            }
+        }
+    }
+    private enum TakeOutcome { case took, closed, timedOut, sleep }
+
+    /// Moves up to `max` items into `batch` (the whole array when it fits, without copying).
+    private static func drain(_ items: inout [Element], max: Int, into batch: inout [Element]) {
         if items.count <= max {
-            swap(&batch, &items)
-            items.removeAll(keepingCapacity: true)
+            if batch.isEmpty {
+                swap(&batch, &items)
+            } else {
+                batch.append(contentsOf: items)
+                items.removeAll(keepingCapacity: true)
+            }
         } else {
             batch.append(contentsOf: items.prefix(max))
             items.removeFirst(max)
         }
-        pthread_cond_broadcast(&notFull)
     }
 
-    /// No more pushes; takers drain what is left, then get false.
+    /// No more pushes; the taker drains what is left, then gets false.
     func close() {
-        pthread_mutex_lock(&mutex)
-        closed = true
-        pthread_cond_broadcast(&notEmpty)
-        pthread_cond_broadcast(&notFull)
-        pthread_mutex_unlock(&mutex)
+        let (taker, pushers) = state.withLock { s -> (Bool, Int) in
+            s.closed = true
+            defer {
+                s.takerWaiting = false
+                s.pushersWaiting = 0
+            }
+            return (s.takerWaiting, s.pushersWaiting)
+        }
+        if taker { notEmpty.signal() }
+        for _ in 0..<pushers { notFull.signal() }
     }
 }

@@ -114,11 +114,13 @@ enum FileIO {
         guard ftruncate(fd, off_t(size)) == 0 else { throw fail("ftruncate", path) }
     }
 
-    /// Reserves blocks without changing the file size, so the size keeps marking the end of data.
-    /// Best effort: filesystems without fallocate just skip it.
+    /// Reserves blocks and extends the file to `length`, as etcd preallocates its WAL segments: an
+    /// fdatasync after an append inside the reserved space then has no file size to record (with
+    /// FALLOC_FL_KEEP_SIZE every append moved the size and each sync paid for it, ~20 µs here).
+    /// The reserved space reads as zeros, which the scanner takes for the end of the records.
+    /// Best effort: filesystems without fallocate just skip it (the file then grows as it is written).
     static func preallocate(_ fd: Int32, length: Int) {
-        let keepSize: Int32 = 0x01  // FALLOC_FL_KEEP_SIZE
-        _ = fallocateFunction?(fd, keepSize, 0, off_t(length))
+        _ = fallocateFunction?(fd, 0, 0, off_t(length))
     }
 
     /// Glibc's fallocate(2) wrapper is only declared under _GNU_SOURCE, which the Swift Glibc

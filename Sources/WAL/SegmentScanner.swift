@@ -1,10 +1,13 @@
 // Reads one segment and decides where its valid data ends.
 //
 // Damage policy. A record that fails to decode at offset o is:
+//   - the end of the records, if every byte from o on is zero: space preallocated and not yet
+//     written (segments are preallocated to their full size), or an unsynced final batch whose
+//     sectors never reached the disk. Nothing there was acknowledged; it is kept for appends.
 //   - a torn tail, truncated by open, if this is the last segment and no valid record after o
 //     claims (through its syncedUpTo field) that o had already been synced. Then nothing from o
-//     on was ever acknowledged: a partial write, zeroed preallocated space, or sectors of the
-//     final unsynced batch that never reached the disk.
+//     on was ever acknowledged: a partial write, or sectors of the final unsynced batch that
+//     never reached the disk.
 //   - corruption otherwise (an earlier segment, which is always fully synced before the next one
 //     exists, or damage that later synced records prove was once durable). Open throws.
 
@@ -74,12 +77,14 @@ enum SegmentScanner {
                     offset = r.next
                     result.validEnd = r.next
                 case .invalid(let reason):
+                    // Zeros to the end are preallocated space not yet written: where every segment's
+                    // records end (no zero header decodes, so no record can hide in them).
+                    if RecordDecoder.allZero(raw, from: offset) { return result }
                     guard isLast else { throw corrupt(offset, reason) }
                     if RecordDecoder.syncedDataFollows(raw, after: offset, maxRecordSize: maxRecordSize) {
                         throw corrupt(offset, reason + "; records synced after it follow")
                     }
-                    let zeros = RecordDecoder.allZero(raw, from: offset)
-                    result.tornReason = zeros ? "zeroed tail" : "torn write: " + reason
+                    result.tornReason = "torn write: " + reason
                     return result
                 }
             }

@@ -128,7 +128,6 @@ public final class WAL {
         var builder = ReplayBuilder()
         var segments: [Segment] = []
         var tail: SegmentScanResult?
-        var tailFileSize = 0
         var repair: WALRepair?
         var reading = false
         for (i, name) in names.enumerated() {
@@ -145,7 +144,6 @@ public final class WAL {
             segments.append(Segment(name: name, maxEntryIndex: r.maxEntryIndex))
             if isLast {
                 tail = r
-                tailFileSize = bytes.count
                 if let reason = r.tornReason {
                     repair = WALRepair(file: path, offset: r.validEnd, droppedBytes: bytes.count - r.validEnd,
                                        reason: reason)
@@ -157,8 +155,9 @@ public final class WAL {
         let activePath = FileIO.join(directory, names.last!.fileName)
         let fd = try fs.open(activePath, O_WRONLY)
         do {
-            // Cuts a torn tail.
-            if end != tailFileSize { try fs.truncate(fd, to: end, path: activePath) }
+            // Cuts a torn tail (preallocation below gives the space back, zeroed); zeros after the
+            // records are preallocated space and stay.
+            if tail!.tornReason != nil { try fs.truncate(fd, to: end, path: activePath) }
             // What we replayed may have come from the page cache of a killed process: make it
             // durable before new records claim (through syncedUpTo) that it is.
             try fs.fsync(fd, path: activePath)

@@ -73,7 +73,8 @@ public struct WALOptions: Sendable {
     public var maxRecordSize: Int = 64 << 20
     /// Largest in-memory buffer; past it, records are written out (not synced) before more are added.
     public var maxBufferSize: Int = 16 << 20
-    /// Reserve each segment's blocks up front with fallocate (keeps file size = data size).
+    /// Reserve each segment's blocks up front with fallocate, extending the file to `segmentSize`
+    /// (the unwritten rest reads as zeros, the end of the records).
     public var preallocate: Bool = true
     /// The file layer; fixed when the WAL is opened.
     public var fileSystem: any WALFileSystem = WALFileSystems.processDefault

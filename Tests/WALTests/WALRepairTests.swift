@@ -2,12 +2,15 @@ import Testing
 @testable import WAL
 
 /// Torn tails (never acknowledged: cut silently) versus damage to synced data (refuse to open).
+/// Segments here are not preallocated, so a file's size is where its records end; preallocated
+/// segments are `preallocatedSegments…` below.
 @Suite struct WALRepairTests {
     let meta: [UInt8] = [9]
+    let grown = WALOptions(preallocate: false)
 
     /// Five single-entry saves, then a sixth; returns (segment path, bytes before the sixth save, full bytes).
     func buildLog(_ dir: String, lastBatch: [WALEntry] = [makeEntry(6)]) throws -> (String, Int, [UInt8]) {
-        let wal = try WAL.create(directory: dir, metadata: meta)
+        let wal = try WAL.create(directory: dir, metadata: meta, options: grown)
         for i in UInt64(1)...5 {
             try wal.save(entries: [makeEntry(i)], hardState: WALHardState(term: 1, vote: 1, commit: i))
         }
@@ -24,7 +27,7 @@ import Testing
             #expect(full.count > before)
             for cut in before..<full.count {
                 try writeBytes(path, Array(full[..<cut]))
-                let (wal, replay) = try WAL.open(directory: dir)
+                let (wal, replay) = try WAL.open(directory: dir, options: grown)
                 #expect(replay.entries == makeEntries(1...5), "cut at \(cut)")
                 #expect(replay.hardState == WALHardState(term: 1, vote: 1, commit: 5))
                 #expect((replay.repair != nil) == (cut > before), "cut at \(cut)")
@@ -33,7 +36,7 @@ import Testing
                 let replacement = makeEntry(6, term: 2, salt: 7)
                 try wal.save(entries: [replacement], hardState: nil)
                 try wal.close()
-                let (again, replay2) = try WAL.open(directory: dir)
+                let (again, replay2) = try WAL.open(directory: dir, options: grown)
                 #expect(replay2.entries == makeEntries(1...5) + [replacement], "cut at \(cut)")
                 #expect(replay2.repair == nil)
                 try again.close()
@@ -48,7 +51,7 @@ import Testing
                 var bytes = full
                 bytes[offset] ^= 0x40
                 try writeBytes(path, bytes)
-                let (wal, replay) = try WAL.open(directory: dir)
+                let (wal, replay) = try WAL.open(directory: dir, options: grown)
                 #expect(replay.entries == makeEntries(1...5), "flip at \(offset)")
                 #expect(replay.repair?.offset == before)
                 try wal.close()
@@ -56,16 +59,19 @@ import Testing
         }
     }
 
-    @Test func zeroedPreallocatedSpaceIsTrimmed() throws {
+    @Test func zerosAfterTheRecordsAreKeptAsSpaceToAppendTo() throws {
         try withTempDirectory { dir in
             let (path, _, full) = try buildLog(dir)
             try writeBytes(path, full + [UInt8](repeating: 0, count: 8192))
-            let (wal, replay) = try WAL.open(directory: dir)
+            let (wal, replay) = try WAL.open(directory: dir, options: grown)
             #expect(replay.entries == makeEntries(1...6))
-            #expect(replay.repair?.reason == "zeroed tail")
-            #expect(replay.repair?.droppedBytes == 8192)
-            #expect(try fileSize(path) == full.count)
+            #expect(replay.repair == nil, "zeros are unwritten space (a preallocated segment's), not damage")
+            #expect(try fileSize(path) == full.count + 8192)
+            try wal.save(entries: [makeEntry(7)], hardState: nil)
             try wal.close()
+            let (again, replay2) = try WAL.open(directory: dir, options: grown)
+            #expect(replay2.entries == makeEntries(1...7))
+            try again.close()
         }
     }
 
@@ -78,7 +84,7 @@ import Testing
             var bytes = full
             for i in (before + recordSize)..<(before + 2 * recordSize) { bytes[i] = 0 }
             try writeBytes(path, bytes)
-            let (wal, replay) = try WAL.open(directory: dir)
+            let (wal, replay) = try WAL.open(directory: dir, options: grown)
             #expect(replay.entries == makeEntries(1...6))
             #expect(replay.repair?.offset == before + recordSize)
             try wal.close()
@@ -87,7 +93,7 @@ import Testing
 
     @Test func flippedByteInASyncedMiddleRecordIsCorruption() throws {
         try withTempDirectory { dir in
-            let wal = try WAL.create(directory: dir, metadata: meta)
+            let wal = try WAL.create(directory: dir, metadata: meta, options: grown)
             var offsets: [Int] = []
             let path = try segmentPaths(dir)[0]
             for i in UInt64(1)...5 {
@@ -100,7 +106,7 @@ import Testing
                 var bytes = full
                 bytes[offsets[2] + delta] ^= 0x01
                 try writeBytes(path, bytes)
-                let error = expectWALError { _ = try WAL.open(directory: dir) }
+                let error = expectWALError { _ = try WAL.open(directory: dir, options: grown) }
                 guard case .corrupt(let file, let offset, let reason) = error else {
                     Issue.record("\(field): expected corrupt, got \(String(describing: error))"); continue
                 }
@@ -116,7 +122,7 @@ import Testing
 
     @Test func hugeLengthInAMiddleRecordIsCorruption() throws {
         try withTempDirectory { dir in
-            let wal = try WAL.create(directory: dir, metadata: meta)
+            let wal = try WAL.create(directory: dir, metadata: meta, options: grown)
             let path = try segmentPaths(dir)[0]
             try wal.save(entries: [makeEntry(1)], hardState: nil)
             let second = try fileSize(path)
@@ -125,7 +131,7 @@ import Testing
             var bytes = try readBytes(path)
             bytes[second + 3] = 0x7F  // length now ~2 GiB, over the record limit and the file
             try writeBytes(path, bytes)
-            guard case .corrupt(_, let offset, let reason) = expectWALError({ _ = try WAL.open(directory: dir) }) else {
+            guard case .corrupt(_, let offset, let reason) = expectWALError({ _ = try WAL.open(directory: dir, options: grown) }) else {
                 return
             }
             #expect(offset == second)
@@ -135,7 +141,7 @@ import Testing
 
     @Test func damageInAnEarlierSegmentIsCorruptionEvenAtItsEnd() throws {
         try withTempDirectory { dir in
-            let tiny = WALOptions(segmentSize: 4096)
+            let tiny = WALOptions(segmentSize: 4096, preallocate: false)
             let wal = try WAL.create(directory: dir, metadata: meta, options: tiny)
             for i in UInt64(1)...80 { try wal.save(entries: [makeEntry(i)], hardState: nil) }
             try wal.close()
@@ -147,6 +153,63 @@ import Testing
                 return
             }
             #expect(file == first)
+        }
+    }
+
+    // MARK: preallocated segments (the default): extended to their full size, zeros after the records
+
+    let preallocated = WALOptions(segmentSize: 1 << 20)
+
+    /// One past the last non-zero byte, rounded up to the record alignment: where appends went on.
+    func writtenEnd(_ bytes: [UInt8]) -> Int {
+        var end = bytes.count
+        while end > 0 && bytes[end - 1] == 0 { end -= 1 }
+        return (end + 7) / 8 * 8
+    }
+
+    @Test func preallocatedSegmentsReopenWithoutRepairAndKeepTheirSize() throws {
+        try withTempDirectory { dir in
+            let wal = try WAL.create(directory: dir, metadata: meta, options: preallocated)
+            for i in UInt64(1)...5 { try wal.save(entries: [makeEntry(i)], hardState: nil) }
+            try wal.close()
+            let path = try segmentPaths(dir)[0]
+            #expect(try fileSize(path) == 1 << 20, "extended to the segment size at creation")
+            let (reopened, replay) = try WAL.open(directory: dir, options: preallocated)
+            #expect(replay.entries == makeEntries(1...5))
+            #expect(replay.repair == nil, "unwritten preallocated space is not damage")
+            try reopened.save(entries: [makeEntry(6)], hardState: nil)
+            try reopened.close()
+            #expect(try fileSize(path) == 1 << 20)
+            let (again, replay2) = try WAL.open(directory: dir, options: preallocated)
+            #expect(replay2.entries == makeEntries(1...6), "the append after reopening landed after entry 5")
+            #expect(replay2.repair == nil)
+            try again.close()
+        }
+    }
+
+    @Test func tornWriteInsidePreallocatedSpaceIsCutAndTheSpaceZeroedAgain() throws {
+        try withTempDirectory { dir in
+            let wal = try WAL.create(directory: dir, metadata: meta, options: preallocated)
+            for i in UInt64(1)...5 { try wal.save(entries: [makeEntry(i)], hardState: nil) }
+            try wal.close()
+            let path = try segmentPaths(dir)[0]
+            var bytes = try readBytes(path)
+            let end = writtenEnd(bytes)
+            for i in end..<(end + 300) { bytes[i] = 0xAB }  // a partial write that never completed
+            try writeBytes(path, bytes)
+            let (reopened, replay) = try WAL.open(directory: dir, options: preallocated)
+            #expect(replay.entries == makeEntries(1...5))
+            #expect(replay.repair?.offset == end)
+            #expect(replay.repair?.reason.hasPrefix("torn write") == true)
+            #expect(try fileSize(path) == 1 << 20, "preallocated again after the cut")
+            #expect(writtenEnd(try readBytes(path)) == end, "the garbage is gone")
+            // A short record over the cut leaves no stale bytes behind it to be read as a tail.
+            try reopened.save(entries: [makeEntry(6, size: 10)], hardState: nil)
+            try reopened.close()
+            let (again, replay2) = try WAL.open(directory: dir, options: preallocated)
+            #expect(replay2.entries == makeEntries(1...5) + [makeEntry(6, size: 10)])
+            #expect(replay2.repair == nil)
+            try again.close()
         }
     }
 }
