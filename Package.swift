@@ -43,8 +43,10 @@ let package = Package(
         .target(name: "Linearizability"),
         // Consensus: a pure state machine, standard library only.
         .target(name: "Raft"),
+        // CRC32C with the CPU's instruction (x86-64 SSE4.2), checked for at run time.
+        .target(name: "CCRC32C"),
         // Write-ahead log and snapshot files.
-        .target(name: "WAL"),
+        .target(name: "WAL", dependencies: ["CCRC32C"]),
         // LMDB backend: buckets, batched transactions, quota.
         .target(name: "Backend", dependencies: ["CLMDB"]),
         // Multi-version store: revisions, key index, range/txn/compaction semantics.

@@ -22,8 +22,12 @@ public struct GRPCServerLimits: Sendable {
 
 /// Routes `/package.Service/Method` to handlers; unknown paths get UNIMPLEMENTED as grpc-go words it.
 public struct GRPCServer: HTTP2StreamRouter {
-    private var methods: [String: GRPCHandler] = [:]
-    private var metrics: [String: GRPCMethodMetrics] = [:]
+    /// A method's handler and its metrics, found with one lookup per call.
+    private struct Route {
+        var handler: GRPCHandler
+        var metrics: GRPCMethodMetrics?
+    }
+    private var routes: [String: Route] = [:]
     public var limits: GRPCServerLimits
 
     public init(limits: GRPCServerLimits = GRPCServerLimits()) {
@@ -31,28 +35,29 @@ public struct GRPCServer: HTTP2StreamRouter {
     }
 
     /// The handler registered for `path` (the in-process gateway calls the same handlers as gRPC).
-    public func handler(for path: String) -> GRPCHandler? { methods[path] }
+    public func handler(for path: String) -> GRPCHandler? { routes[path]?.handler }
 
     /// Gives registered methods their metrics (call after the last `register`); nil leaves a method uncounted.
     public mutating func instrument(_ make: (_ path: String, _ handler: GRPCHandler) -> GRPCMethodMetrics?) {
-        for (path, handler) in methods { metrics[path] = make(path, handler) }
+        for (path, route) in routes { routes[path]!.metrics = make(path, route.handler) }
     }
 
     /// The metrics of `path` (the in-process gateway's calls count too, as etcd's gateway's go through gRPC).
-    public func metrics(for path: String) -> GRPCMethodMetrics? { metrics[path] }
+    public func metrics(for path: String) -> GRPCMethodMetrics? { routes[path]?.metrics }
 
     public mutating func register(_ path: String, _ handler: GRPCHandler) {
-        precondition(methods[path] == nil, "method registered twice: \(path)")
-        methods[path] = handler
+        precondition(routes[path] == nil, "method registered twice: \(path)")
+        routes[path] = Route(handler: handler, metrics: nil)
     }
 
     public func delegate(for stream: HTTP2Stream, headers: HTTP2Headers) -> HTTP2StreamDelegate {
         let path = headers.path ?? ""
-        let call = ServerCall(path: path, headers: headers, stream: stream, metrics: metrics[path])
-        let delegate = GRPCServerStream(call: call, stream: stream, handler: methods[path], maxMessageBytes: limits.maxReceiveMessageBytes)
+        let route = routes[path]
+        let call = ServerCall(path: path, headers: headers, stream: stream, metrics: route?.metrics)
+        let delegate = GRPCServerStream(call: call, stream: stream, handler: route?.handler, maxMessageBytes: limits.maxReceiveMessageBytes)
         if headers.method != "POST" {
             call.finishOnLoop(GRPCStatus(.unimplemented, "grpc: method must be POST"))
-        } else if methods[path] == nil {
+        } else if route == nil {
             call.finishOnLoop(GRPCStatus(.unimplemented, unknownMethodMessage(path)))
         } else if let timeout = headers["grpc-timeout"] {
             if let amount = GRPCTimeout.parse(timeout) {
@@ -61,7 +66,7 @@ public struct GRPCServer: HTTP2StreamRouter {
                 call.finishOnLoop(GRPCStatus(.internal, "transport: malformed grpc-timeout: \(timeout)"))
             }
         }
-        if !call.isFinished, case .streaming(let start) = methods[path] { start(call) }
+        if !call.isFinished, case .streaming(let start)? = route?.handler { start(call) }
         return delegate
     }
 
@@ -70,7 +75,7 @@ public struct GRPCServer: HTTP2StreamRouter {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         guard path.hasPrefix("/"), parts.count == 2 else { return "malformed method name: \"\(path)\"" }
         let servicePrefix = "/\(parts[0])/"
-        if methods.keys.contains(where: { $0.hasPrefix(servicePrefix) }) {
+        if routes.keys.contains(where: { $0.hasPrefix(servicePrefix) }) {
             return "unknown method \(parts[1]) for service \(parts[0])"
         }
         return "unknown service \(parts[0])"

@@ -24,7 +24,7 @@ public final class HTTP2Connection: @unchecked Sendable {
     var output: HTTP2ConnectionOutput?
 
     private var session: OpaquePointer?
-    var streams: [Int32: HTTP2Stream] = [:]
+    var streams = StreamTable<HTTP2Stream>()
     /// The header block being received and its byte size (for the header-list limit). HTTP/2 sends
     /// a block's frames back to back, so there is at most one; it is filled in place (a block
     /// copied out of a dictionary and back for each header copied its field array every time).
