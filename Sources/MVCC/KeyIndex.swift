@@ -116,6 +116,16 @@ struct KeyIndex: Sendable {
         return nil
     }
 
+    /// What `get(at:)` answers for a revision at or after every one the key has (a Put's view of the
+    /// key it replaces): the current generation's state, nil when the key is deleted. O(1), where
+    /// `get(at:)` walks the generations (it was a tenth of the applier's time under a Put load).
+    var latest: (modified: Revision, created: Revision, version: Int64)? {
+        guard let spill else { return (modified, created, version) }
+        let last = spill.count - 1
+        guard !spill[last].revisions.isEmpty else { return nil }
+        return (modified, spill[last].created, spill[last].version)
+    }
+
     /// (modified, created, version) of the key as of `atRev`, or nil when it did not exist then.
     func get(at atRev: Int64) -> (modified: Revision, created: Revision, version: Int64)? {
         guard let generations = spill else {

@@ -73,7 +73,8 @@ struct TreeIndex: Sendable {
         -> (modified: Revision, created: Revision, version: Int64)? {
         var previous: (modified: Revision, created: Revision, version: Int64)?
         upsert(key, update: { entry in
-            previous = entry.get(at: rev.main)
+            assert(entry.modified.main <= rev.main)
+            previous = entry.latest  // == entry.get(at: rev.main): nothing of the key is newer than rev
             entry.put(rev)
         }, create: { KeyIndex(firstPut: rev) })
         return previous

@@ -152,4 +152,35 @@ import Testing
         #expect(index.keyCount == 1)
         #expect(index.get(k, at: 6)! == (Revision(main: 6, sub: 0), Revision(main: 6, sub: 0), 1))
     }
+
+    /// A Put's view of the key it replaces (`put(_:_:returningPrevious:)`, read in O(1) from the current
+    /// generation) is what `get(at:)` answers just before, through puts, deletes, several changes in one
+    /// revision (txn sub revisions) and compactions.
+    @Test func putReturnsWhatGetAnsweredJustBefore() {
+        var index = TreeIndex()
+        var state: UInt64 = 0xD1B5_4A32_D192_ED03
+        func next(_ n: UInt64) -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return (state >> 33) % n
+        }
+        var main: Int64 = 1
+        for _ in 0..<5000 {
+            main += 1
+            let changes = 1 + Int(next(3))
+            for sub in 0..<changes {
+                let key: [UInt8] = [0x6B, UInt8(next(12))]
+                let rev = Revision(main: main, sub: Int64(sub))
+                if next(4) == 0 {
+                    _ = index.tombstone(key, rev)
+                } else {
+                    let before = index.get(key, at: main)
+                    let previous = index.put(key, rev, returningPrevious: ())
+                    #expect(previous.map { [$0.modified.main, $0.modified.sub, $0.created.main, $0.created.sub, $0.version] }
+                            == before.map { [$0.modified.main, $0.modified.sub, $0.created.main, $0.created.sub, $0.version] },
+                            "key \(key) at \(rev)")
+                }
+            }
+            if next(50) == 0 { _ = index.compact(atRev: main - Int64(next(5))) }
+        }
+    }
 }
