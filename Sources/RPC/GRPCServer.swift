@@ -85,8 +85,8 @@ public struct GRPCServer: HTTP2StreamRouter {
 /// The HTTP/2 side of one server call: deframes requests and hands them to the handler.
 final class GRPCServerStream: HTTP2StreamDelegate {
     let call: ServerCall
-    private var deframer: MessageDeframer
-    private var delivery: RequestDelivery
+    @exclusivity(unchecked) private var deframer: MessageDeframer
+    @exclusivity(unchecked) private var delivery: RequestDelivery
 
     init(call: ServerCall, stream: HTTP2Stream, handler: GRPCHandler?, maxMessageBytes: Int) {
         self.call = call

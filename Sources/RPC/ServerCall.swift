@@ -19,14 +19,14 @@ public final class ServerCall: @unchecked Sendable {
     public let eventLoop: EventLoop
     /// Where responses go: the HTTP/2 stream (gRPC), or an in-process receiver (the JSON gateway).
     let stream: HTTP2Stream?
-    var receiver: InProcessCallReceiver?
+    @exclusivity(unchecked) var receiver: InProcessCallReceiver?
     private let metrics: GRPCMethodMetrics?
     private let startedAt: NIODeadline
-    private var headersSent = false
-    public private(set) var isFinished = false
-    public private(set) var isCancelled = false
-    var observer: GRPCRequestObserver?
-    private var deadlineTask: Scheduled<Void>?
+    @exclusivity(unchecked) private var headersSent = false
+    @exclusivity(unchecked) public private(set) var isFinished = false
+    @exclusivity(unchecked) public private(set) var isCancelled = false
+    @exclusivity(unchecked) var observer: GRPCRequestObserver?
+    @exclusivity(unchecked) private var deadlineTask: Scheduled<Void>?
     private var cancelHandlers: [@Sendable () -> Void] = []
 
     init(path: String, headers: HTTP2Headers, stream: HTTP2Stream, metrics: GRPCMethodMetrics? = nil) {

@@ -8,9 +8,9 @@ final class HTTP2ChannelHandler: ChannelInboundHandler, HTTP2ConnectionOutput {
     typealias OutboundOut = ByteBuffer
 
     let connection: HTTP2Connection
-    private var context: ChannelHandlerContext?
-    private var flushScheduled = false
-    private var closing = false
+    @exclusivity(unchecked) private var context: ChannelHandlerContext?
+    @exclusivity(unchecked) private var flushScheduled = false
+    @exclusivity(unchecked) private var closing = false
 
     init(connection: HTTP2Connection) {
         self.connection = connection

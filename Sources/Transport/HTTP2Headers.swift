@@ -8,8 +8,11 @@ public struct HTTP2Headers: Sendable {
     }
 
     public subscript(name: String) -> String? {
-        for field in fields where field.name == name { return field.value }
-        return nil
+        // Compared in place: iterating copies of the fields retained and released every value.
+        fields.withUnsafeBufferPointer { f in
+            for i in f.indices where f[i].name == name { return f[i].value }
+            return nil
+        }
     }
 
     public mutating func append(_ name: String, _ value: String) {

@@ -10,27 +10,27 @@ public final class HTTP2Stream: @unchecked Sendable {
     /// breaks the cycle through the connection's `streams`. A weak reference here moved the
     /// connection's reference count into a side table, so every retain and release of the
     /// connection, many per request, took the runtime's slow path.
-    var connection: HTTP2Connection?
+    @exclusivity(unchecked) var connection: HTTP2Connection?
     /// The verified client certificate's CN of this stream's connection (nil once the stream has
     /// closed). Event loop only.
     public var peerCommonName: String? { connection?.peerCommonName }
-    var delegate: HTTP2StreamDelegate?
+    @exclusivity(unchecked) var delegate: HTTP2StreamDelegate?
 
     /// Bytes waiting for nghttp2's data provider to take them.
-    var outbound: ByteBuffer
+    @exclusivity(unchecked) var outbound: ByteBuffer
     /// Once `outbound` drains: end our side (with trailers if set).
-    var outboundEnded = false
-    var trailers: HTTP2Headers?
+    @exclusivity(unchecked) var outboundEnded = false
+    @exclusivity(unchecked) var trailers: HTTP2Headers?
     /// nghttp2 holds a data provider for this stream (response or request body submitted).
-    var providerSubmitted = false
+    @exclusivity(unchecked) var providerSubmitted = false
     /// The data provider returned NGHTTP2_ERR_DEFERRED and must be resumed when data arrives.
-    var deferred = false
-    public private(set) var isClosed = false
+    @exclusivity(unchecked) var deferred = false
+    @exclusivity(unchecked) public private(set) var isClosed = false
     /// Bytes written but not yet taken by HTTP/2 (the peer's flow-control window holds them back when it
     /// reads slowly). Event loop only.
     public var pendingOutboundBytes: Int { outbound.readableBytes }
     /// Opaque slot for the layer above (e.g. the gRPC call object).
-    public var context: AnyObject?
+    @exclusivity(unchecked) public var context: AnyObject?
 
     init(id: Int32, connection: HTTP2Connection) {
         self.id = id
