@@ -44,10 +44,10 @@ final class ApplyStage: @unchecked Sendable {  // apply state is owned by whoeve
     private var ops: [(index: UInt64, op: WriteOp)] = []
     private var ids: [UInt64] = []
     private var callers: [AuthCaller?] = []
-    private var lastSync = Date()
     /// Term of the last entry gathered for the backend: stored with the consistent index.
     private var lastTerm: UInt64 = 0
-    private let backendSyncInterval: TimeInterval
+    /// Syncs the backend and drops its mapped pages once per `backendSyncInterval`, beside applies.
+    private let flusher: BackendFlusher
     /// Called (on the apply thread) after a change to the membership was applied.
     private let onMembershipChange: @Sendable (MemberChange) -> Void
 
@@ -79,7 +79,7 @@ final class ApplyStage: @unchecked Sendable {  // apply state is owned by whoeve
         self.tokens = tokens
         self.logger = logger
         self.queue = SignalQueue(capacity: backlog)
-        self.backendSyncInterval = backendSyncInterval
+        self.flusher = BackendFlusher(backend: store.backend, interval: backendSyncInterval)
         self.onMembershipChange = onMembershipChange
     }
 
@@ -87,6 +87,7 @@ final class ApplyStage: @unchecked Sendable {  // apply state is owned by whoeve
         let t = Thread { [self] in run() }
         t.name = "keel-apply"
         t.start()
+        flusher.start()
     }
 
     /// Applies what was queued, then stops (the queue must have been closed).
@@ -123,14 +124,11 @@ final class ApplyStage: @unchecked Sendable {  // apply state is owned by whoeve
                         installSnapshot(index: index, image: image)
                     }
                 }
-                if -lastSync.timeIntervalSinceNow >= backendSyncInterval {
-                    try? store.backend.sync()
-                    lastSync = Date()
-                }
             }
             unapplied.subtract(work.count, ordering: .sequentiallyConsistent)
             work.removeAll(keepingCapacity: true)
         }
+        flusher.stop()
         applying.withLock { _ in try? store.backend.sync() }
         done.signal()
     }
