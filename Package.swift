@@ -147,6 +147,7 @@ let package = Package(
         .testTarget(name: "EtcdServerTests", dependencies: [
             "EtcdServer", "Raft", "MVCC", "Backend", "WAL",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "PeerTransportTests", dependencies: [
             "PeerTransport", "Raft", "RPC", "Transport",

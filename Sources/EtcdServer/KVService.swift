@@ -134,8 +134,8 @@ struct KVService: Sendable {
                 InternalRequestCodec.encode(id: id, field: field, request: raw, caller: caller ?? .anonymous)
             }
             if data.count > context.limits.maxRequestBytes { throw EtcdServerError.requestTooLarge }
-            if let error = context.propose(data, id: id, done: { result in
-                call.eventLoop.execute { Self.answer(call, result, context: context) }
+            if let error = context.propose(data, id: id, on: call.eventLoop, done: { result in
+                Self.answer(call, result, context: context)
             }) {
                 throw error
             }

@@ -60,9 +60,10 @@ final class ServerContext: Sendable {
     }
 
     /// Proposes a mutation already encoded as a `keelpb.InternalRequest` carrying `id`; `done` gets the
-    /// result of applying it on this member.
-    func propose(_ data: [UInt8], id: UInt64, done: @escaping @Sendable (ApplyResult) -> Void) -> EtcdServerError? {
-        raft.propose(data, id: id) { outcome in
+    /// result of applying it on this member, on `loop` if given.
+    func propose(_ data: [UInt8], id: UInt64, on loop: EventLoop? = nil,
+                 done: @escaping @Sendable (ApplyResult) -> Void) -> EtcdServerError? {
+        raft.propose(data, id: id, on: loop) { outcome in
             switch outcome {
             case .applied(let r): done(r)
             case .alarm: done(ApplyResult(outcome: .applied(.noop), revision: 0))

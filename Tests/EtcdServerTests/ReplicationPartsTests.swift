@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import Synchronization
 import Testing
 @testable import EtcdServer
@@ -37,6 +38,34 @@ import Testing
         waiters.complete(1, 42)
         waiters.complete(1, 43)  // a second completion (another member's duplicate) is ignored
         #expect(results.withLock { $0 } == [1: 42, 2: -1])
+        #expect(waiters.count == 0)
+    }
+
+    /// A batch completes each waiter on the event loop it registered with (in log order per loop), and a
+    /// waiter without a loop on the completing thread.
+    @Test func completeAllRunsEachCallbackOnItsLoopInOrder() throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        defer { try? group.syncShutdownGracefully() }
+        let a = group.next(), b = group.next()
+        #expect(a !== b)
+        let waiters = Waiters<Int>()
+        let seen = Mutex([(id: UInt64, result: Int, onA: Bool, onB: Bool)]())
+        let done = DispatchSemaphore(value: 0)
+        let far = NIODeadline.now() + .seconds(60)
+        for (id, loop) in [(1, a), (2, b), (3, a), (4, nil), (5, b), (6, a)] as [(UInt64, EventLoop?)] {
+            #expect(waiters.register(id, deadline: far, limit: 16, on: loop) { r in
+                seen.withLock { $0.append((id, r, a.inEventLoop, b.inEventLoop)) }
+                done.signal()
+            })
+        }
+        waiters.completeAll([(1, 10), (2, 20), (3, 30), (4, 40), (5, 50), (6, 60), (7, 70)])
+        for _ in 0..<6 { #expect(done.wait(timeout: .now() + 10) == .success) }
+        let calls = seen.withLock { $0 }
+        #expect(calls.count == 6, "7 had no waiter")
+        #expect(calls.filter(\.onA).map(\.id) == [1, 3, 6])
+        #expect(calls.filter(\.onB).map(\.id) == [2, 5])
+        #expect(calls.filter { !$0.onA && !$0.onB }.map(\.id) == [4])
+        #expect(calls.allSatisfy { Int($0.id) * 10 == $0.result })
         #expect(waiters.count == 0)
     }
 

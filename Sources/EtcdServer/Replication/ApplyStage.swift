@@ -44,6 +44,7 @@ final class ApplyStage: @unchecked Sendable {  // apply state is owned by whoeve
     private var ops: [(index: UInt64, op: WriteOp)] = []
     private var ids: [UInt64] = []
     private var callers: [AuthCaller?] = []
+    private var completions: [(id: UInt64, result: ProposalOutcome)] = []
     /// Term of the last entry gathered for the backend: stored with the consistent index.
     private var lastTerm: UInt64 = 0
     /// Syncs the backend and drops its mapped pages once per `backendSyncInterval`, beside applies.
@@ -266,9 +267,9 @@ final class ApplyStage: @unchecked Sendable {  // apply state is owned by whoeve
             default: break
             }
         }
-        for (i, id) in ids.enumerated() where id != 0 {
-            waiters.complete(id, .applied(results[i]))
-        }
+        for (i, id) in ids.enumerated() where id != 0 { completions.append((id, .applied(results[i]))) }
+        waiters.completeAll(completions)
+        completions.removeAll(keepingCapacity: true)
         reads.applied(published.applied)
         ops.removeAll(keepingCapacity: true)
         ids.removeAll(keepingCapacity: true)

@@ -115,8 +115,11 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
     // MARK: Proposing (any thread)
 
     /// Queues a log entry for `id`; `done` runs once it is applied here, or failed.
-    func propose(_ data: [UInt8], id: UInt64, done: @escaping @Sendable (ProposalOutcome) -> Void) -> EtcdServerError? {
-        submit(.propose(data: data, id: id), id: id, done)
+    /// Proposes `data`; `done` runs on `loop` if given (batched with the loop's other answers), else on
+    /// the thread that completes it.
+    func propose(_ data: [UInt8], id: UInt64, on loop: EventLoop? = nil,
+                 done: @escaping @Sendable (ProposalOutcome) -> Void) -> EtcdServerError? {
+        submit(.propose(data: data, id: id), id: id, on: loop, done)
     }
 
     func proposeConfChange(_ cc: ConfChange, id: UInt64, done: @escaping @Sendable (ProposalOutcome) -> Void) -> EtcdServerError? {
@@ -125,10 +128,11 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
 
     /// Registers the waiter, then queues the input; a refusal before queueing is returned, after it the
     /// waiter is failed.
-    private func submit(_ input: RaftInput, id: UInt64, _ done: @escaping @Sendable (ProposalOutcome) -> Void) -> EtcdServerError? {
+    private func submit(_ input: RaftInput, id: UInt64, on loop: EventLoop? = nil,
+                        _ done: @escaping @Sendable (ProposalOutcome) -> Void) -> EtcdServerError? {
         if !published.hasLeader { return .noLeader }
         let deadline = NIODeadline.now() + settings.requestTimeout
-        guard waiters.register(id, deadline: deadline, limit: settings.maxInbox, done) else { return .tooManyRequests }
+        guard waiters.register(id, deadline: deadline, limit: settings.maxInbox, on: loop, done) else { return .tooManyRequests }
         if !inbox.tryPush(input) { waiters.complete(id, .failed(.tooManyRequests)) }
         return nil
     }
