@@ -1,3 +1,4 @@
+import CJemallocConfig
 import Dispatch
 import EtcdServer
 import Foundation
@@ -39,6 +40,7 @@ for used in config.environmentUsed { logger.info("recognized and used environmen
 for warning in warnings { logger.warning("\(warning)") }
 logger.info("keel \(KeelVersion.keelVersion), etcd API \(KeelVersion.etcdVersion)", metadata: [
     "name": "\(config.name)", "data-dir": "\(config.dataDir)"])
+logger.debug("allocator options", metadata: ["jemalloc": "\(String(cString: keel_jemalloc_options()))"])
 
 switch DiskFailpoints.check(environment: ProcessInfo.processInfo.environment) {
 case .unset: break

@@ -16,6 +16,17 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: server.dataDir))
     }
 
+    /// The server gives jemalloc its options (keel_jemalloc_config.c): freed pages are purged by
+    /// jemalloc's background threads, so a server gone quiet after a burst hands its memory back.
+    @Test(.enabled(if: ServerKind.subject == .keel)) func allocatorPurgesInTheBackground() throws {
+        let scratch = try ScratchDirectory(label: "jemalloc")
+        let server = try ServerProcess.start(ServerKind.subject, dataDir: scratch.child("data"))
+        try putAndGet(server)
+        let tasks = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(server.pid)/task")
+        let names = tasks.compactMap { try? String(contentsOfFile: "/proc/\(server.pid)/task/\($0)/comm", encoding: .utf8) }
+        #expect(names.contains { $0.hasPrefix("jemalloc_bg_thd") }, "threads: \(names.sorted())")
+    }
+
     @Test func startsFromEnvironment() throws {
         let scratch = try ScratchDirectory(label: "env")
         let ports = try ServerPorts.pick()
