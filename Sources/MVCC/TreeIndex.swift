@@ -54,9 +54,17 @@ struct TreeIndex: Sendable {
         return Position(chunk: c, slot: chunks[c].keys.lowerBound(key))
     }
 
+    /// The first position whose key is ≥ `key`, and whether that key is `key`.
+    private func search(_ key: [UInt8]) -> (position: Position, found: Bool) {
+        let c = lastKeys.lowerBound(key)
+        guard c < chunks.count else { return (Position(chunk: c, slot: 0), false) }
+        let (slot, found) = chunks[c].keys.search(key)
+        return (Position(chunk: c, slot: slot), found)
+    }
+
     private func find(_ key: [UInt8]) -> Position? {
-        let p = lowerBound(key)
-        return p.chunk < chunks.count && chunks[p.chunk].keys[p.slot] == key ? p : nil
+        let (p, found) = search(key)
+        return found ? p : nil
     }
 
     func get(_ key: [UInt8], at atRev: Int64) -> (modified: Revision, created: Revision, version: Int64)? {
@@ -89,8 +97,8 @@ struct TreeIndex: Sendable {
     }
 
     private mutating func upsert(_ key: [UInt8], update: (inout KeyIndex) -> Void, create: () -> KeyIndex) {
-        var p = lowerBound(key)
-        if p.chunk < chunks.count && chunks[p.chunk].keys[p.slot] == key {
+        var (p, found) = search(key)
+        if found {
             update(&chunks[p.chunk].entries[p.slot])
             return
         }

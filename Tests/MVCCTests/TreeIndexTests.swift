@@ -112,6 +112,43 @@ import Testing
         }
     }
 
+    /// Keys whose bytes after a shared prefix fit a head (0–8 of them, zeros included, so "a" and
+    /// "a\0" tie on heads) and a few just longer: lengths decide ties without reading keys, and every
+    /// lookup and span stays exact against a sorted model.
+    @Test(arguments: [11, 12]) func shortTailsTieOnHeadsAndLengthsDecide(seed: UInt64) {
+        var rng = SplitMix64(state: seed)
+        let prefix = Array("/k/".utf8)
+        func key() -> [UInt8] {
+            let n = Int.random(in: 0...10, using: &rng)
+            let tail = (0..<n).map { _ in [0x00, 0x01, 0xff][Int.random(in: 0...2, using: &rng)] as UInt8 }
+            return Int.random(in: 0..<20, using: &rng) == 0 ? Array(prefix.prefix(2)) + tail : prefix + tail
+        }
+        var index = TreeIndex()
+        var live = Set<[UInt8]>()
+        var rev: Int64 = 1
+        for _ in 0..<4000 {
+            rev += 1
+            let k = key()
+            if Int.random(in: 0..<5, using: &rng) == 0 {
+                #expect(index.tombstone(k, Revision(main: rev, sub: 0)) == live.contains(k))
+                live.remove(k)
+            } else {
+                let before = index.get(k, at: rev)
+                let previous = index.put(k, Revision(main: rev, sub: 0), returningPrevious: ())
+                #expect((previous == nil) == (before == nil) && (previous == nil) == !live.contains(k), "key \(k)")
+                live.insert(k)
+            }
+        }
+        _ = index.allKeys  // checks every chunk's order, prefix, heads and tails
+        let alive = live.sorted { keyLess($0, $1) }
+        for _ in 0..<500 {
+            let (a, b) = (key(), key())
+            let (lo, hi) = keyLess(a, b) ? (a, b) : (b, a)
+            #expect(index.liveKeys(.between(lo, hi), at: rev) == alive.filter { !keyLess($0, lo) && keyLess($0, hi) })
+            #expect((index.get(a, at: rev) != nil) == live.contains(a), "key \(a)")
+        }
+    }
+
     /// Keys written in increasing order (keel-bench --sequential-keys, or any growing counter)
     /// fill chunks completely instead of leaving each half empty after its split.
     @Test func sequentialKeysFillChunks() {
