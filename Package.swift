@@ -127,6 +127,10 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ], linkerSettings: [
+            // jemalloc, as the server: glibc's malloc and free were ~10% of the load generator's CPU,
+            // which shares the machine's cores with the servers it measures (etcd's and Keel's alike).
+            .linkedLibrary("jemalloc"),
         ]),
 
         // libFuzzer targets for every parser of untrusted input; replays corpora in any build (fuzz/README.md).
