@@ -163,8 +163,15 @@ public final class HTTP2Connection: @unchecked Sendable {
 
     func enqueue(_ stream: HTTP2Stream, bytes: ByteBuffer) {
         guard !stream.isClosed, !stream.outboundEnded else { return }
-        var bytes = bytes
-        stream.outbound.writeBuffer(&bytes)
+        if stream.outbound.readableBytes == 0 {
+            // Nothing waiting (a unary call's one message, or the last one already taken): the stream
+            // takes the caller's buffer as it is. Copying it into a buffer of its own was an
+            // allocation and a copy of every request and response.
+            stream.outbound = bytes
+        } else {
+            var bytes = bytes
+            stream.outbound.writeBuffer(&bytes)
+        }
         resume(stream)
     }
 
@@ -340,7 +347,8 @@ public final class HTTP2Connection: @unchecked Sendable {
             stream.outbound.moveReaderIndex(forwardBy: n)
         }
         if stream.outbound.readableBytes == 0 {
-            stream.outbound.clear()
+            // Let go of the taken bytes: the buffer may be the writer's (`enqueue`), which it may reuse.
+            stream.outbound = ByteBuffer()
             if stream.outboundEnded {
                 flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
                 if let trailers = stream.trailers {
