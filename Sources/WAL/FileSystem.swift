@@ -23,7 +23,7 @@ public protocol WALFileSystem: AnyObject, Sendable {
     func fdatasync(_ fd: Int32, path: String) throws
     func fsync(_ fd: Int32, path: String) throws
     func truncate(_ fd: Int32, to size: Int, path: String) throws
-    /// Best effort: reserve blocks without changing the size.
+    /// Best effort: reserve blocks, extending the file to `length` (the rest reads as zeros).
     func preallocate(_ fd: Int32, length: Int)
     /// The first `limit` bytes of a file (fewer if it is shorter).
     func readPrefix(_ path: String, limit: Int) throws -> [UInt8]

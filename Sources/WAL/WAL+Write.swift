@@ -122,6 +122,8 @@ extension WAL {
 
     /// Syncs anything buffered, then releases the file and the directory lock.
     public func close() throws {
+        preparer?.close()
+        preparer = nil
         if unusable != nil { return }
         defer {
             fs.close(fd)
@@ -192,8 +194,16 @@ extension WAL {
             syncedOffset = writeOffset
         }
         let name = SegmentName(seq: segments.last!.name.seq + 1, firstIndex: lastIndex + 1)
-        let (newFD, end) = try WAL.createSegment(directory: directory, name: name, metadata: metadata,
+        let (newFD, end): (Int32, Int)
+        if let spare = preparer?.take() {
+            (newFD, end) = try WAL.install(spare, directory: directory, name: name, metadata: metadata,
+                                           hardState: hardState, mark: mark, fs: fs)
+            stats.segmentsFromSpares += 1
+        } else {
+            (newFD, end) = try WAL.createSegment(directory: directory, name: name, metadata: metadata,
                                                  hardState: hardState, mark: mark, options: options, fs: fs)
+        }
+        defer { preparer?.refill() }
         fs.close(fd)
         fd = newFD
         activePath = FileIO.join(directory, name.fileName)
@@ -206,6 +216,36 @@ extension WAL {
         stats.syncCalls += 2  // the new file and its directory
     }
 
+    /// Makes a prepared spare the segment `name`: its header written and synced, then renamed into place
+    /// and the directory synced, as `createSegment` does with a file it creates.
+    static func install(_ spare: SegmentPreparer.Spare, directory: String, name: SegmentName, metadata: [UInt8],
+                        hardState: WALHardState?, mark: WALSnapshotMark?,
+                        fs: any WALFileSystem) throws -> (fd: Int32, end: Int) {
+        let path = FileIO.join(directory, name.fileName)
+        do {
+            let header = segmentHeader(name: name, metadata: metadata, hardState: hardState, mark: mark)
+            try header.bytes.withUnsafeBytes { _ = try fs.pwriteAll(spare.fd, $0, at: 0, path: spare.path) }
+            try fs.fdatasync(spare.fd, path: spare.path)
+            try fs.rename(spare.path, path)
+            try fs.fsyncDirectory(directory)
+            return (spare.fd, header.count)
+        } catch {
+            fs.close(spare.fd)
+            try? fs.unlink(spare.path)
+            throw error
+        }
+    }
+
+    static func segmentHeader(name: SegmentName, metadata: [UInt8], hardState: WALHardState?,
+                              mark: WALSnapshotMark?) -> RecordEncoder {
+        var header = RecordEncoder()
+        header.appendSegmentInfo(seq: name.seq, firstIndex: name.firstIndex, syncedUpTo: 0)
+        header.appendMetadata(metadata, syncedUpTo: 0)
+        if let mark { header.appendSnapshotMark(mark, syncedUpTo: 0) }
+        if let hardState { header.appendHardState(hardState, syncedUpTo: 0) }
+        return header
+    }
+
     /// Writes a complete segment header under a temporary name, syncs it, then renames it into
     /// place and syncs the directory: a segment file is never seen without its header.
     static func createSegment(directory: String, name: SegmentName, metadata: [UInt8], hardState: WALHardState?,
@@ -216,11 +256,7 @@ extension WAL {
         let fd = try fs.open(temp, O_WRONLY | O_CREAT | O_TRUNC)
         do {
             if options.preallocate { fs.preallocate(fd, length: options.segmentSize) }
-            var header = RecordEncoder()
-            header.appendSegmentInfo(seq: name.seq, firstIndex: name.firstIndex, syncedUpTo: 0)
-            header.appendMetadata(metadata, syncedUpTo: 0)
-            if let mark { header.appendSnapshotMark(mark, syncedUpTo: 0) }
-            if let hardState { header.appendHardState(hardState, syncedUpTo: 0) }
+            let header = segmentHeader(name: name, metadata: metadata, hardState: hardState, mark: mark)
             try header.bytes.withUnsafeBytes { _ = try fs.pwriteAll(fd, $0, at: 0, path: temp) }
             try fs.fdatasync(fd, path: temp)
             try fs.rename(temp, path)

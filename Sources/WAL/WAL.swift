@@ -45,6 +45,8 @@ public final class WAL {
     /// Set by close or by a failed write/sync: after a failed fsync the page cache state is
     /// unknown, so the only safe move is to stop and let a restart replay from disk.
     var unusable: WALError?
+    /// The next segment file, prepared ahead of need (with `options.preallocate`).
+    var preparer: SegmentPreparer?
 
     private init(directory: String, options: WALOptions, lock: any WALDirectoryLock, metadata: [UInt8],
                  segments: [Segment], fd: Int32, writeOffset: Int, headerEnd: Int, lastIndex: UInt64,
@@ -69,8 +71,15 @@ public final class WAL {
     }
 
     deinit {
+        preparer?.close()
         if fd >= 0 { fs.close(fd) }
         lock?.release()
+    }
+
+    /// Starts preparing spare segments (after create or open).
+    func startPreparing() {
+        guard options.preallocate else { return }
+        preparer = SegmentPreparer(directory: directory, segmentSize: options.segmentSize, fs: fs, background: direct)
     }
 
     // MARK: create / open
@@ -98,6 +107,7 @@ public final class WAL {
                       segments: [Segment(name: name, maxEntryIndex: 0)], fd: fd, writeOffset: end, headerEnd: end,
                       lastIndex: 0, hardState: nil, mark: nil, markSegment: nil)
         wal.stats.segmentsCreated = 1
+        wal.startPreparing()
         return wal
     }
 
@@ -170,6 +180,7 @@ public final class WAL {
                       segments: segments, fd: fd, writeOffset: end, headerEnd: tail!.headerEnd,
                       lastIndex: builder.lastIndex, hardState: replay.hardState, mark: replay.snapshot,
                       markSegment: builder.markSegment)
+        wal.startPreparing()
         return (wal, replay)
     }
 }

@@ -103,5 +103,7 @@ public struct WALStats: Sendable, Equatable {
     public var syncCalls = 0
     public var bytesWritten = 0
     public var segmentsCreated = 0
+    /// Rotations that took a spare segment prepared ahead of need.
+    public var segmentsFromSpares = 0
     public init() {}
 }

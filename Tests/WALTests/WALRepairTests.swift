@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import WAL
 
@@ -209,6 +210,29 @@ import Testing
             let (again, replay2) = try WAL.open(directory: dir, options: preallocated)
             #expect(replay2.entries == makeEntries(1...5) + [makeEntry(6, size: 10)])
             #expect(replay2.repair == nil)
+            try again.close()
+        }
+    }
+
+    /// Rotations take the spare segment the preparer made ahead of need, every record survives reopening,
+    /// and closing leaves no spare behind.
+    @Test func rotationsTakePreparedSparesAndCloseRemovesTheLastOne() throws {
+        try withTempDirectory { dir in
+            let small = WALOptions(segmentSize: 16 << 10)
+            let wal = try WAL.create(directory: dir, metadata: meta, options: small)
+            for i in UInt64(1)...400 {
+                try wal.save(entries: [makeEntry(i)], hardState: nil)
+                wal.preparer?.waitUntilIdle()  // the time between two rotations, made certain
+            }
+            #expect(wal.stats.segmentsCreated > 3)
+            #expect(wal.stats.segmentsFromSpares == wal.stats.segmentsCreated - 1, "every rotation took a spare")
+            try wal.close()
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir)
+            #expect(files.allSatisfy { !$0.hasSuffix(".tmp") }, "no spare left: \(files.sorted())")
+            for path in try segmentPaths(dir) { #expect(try fileSize(path) == 16 << 10) }
+            let (again, replay) = try WAL.open(directory: dir, options: small)
+            #expect(replay.entries == makeEntries(1...400))
+            #expect(replay.repair == nil)
             try again.close()
         }
     }
