@@ -32,13 +32,11 @@ struct AlarmService: Sendable {
             case ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__ACTIVATE, ETCDSERVERPB__ALARM_REQUEST__ALARM_ACTION__DEACTIVATE:
                 let id = context.nextRequestID()
                 let data = request.withUnsafeReadableBytes { InternalRequestCodec.encode(id: id, field: .alarm, request: $0) }
-                if let error = context.raft.propose(data, id: id, done: { outcome in
-                    call.eventLoop.execute {
-                        switch outcome {
-                        case .failed(let e): call.fail(e)
-                        case .alarm(let changed): Self.respond(call, changed.map { [$0] } ?? [], context: context)
-                        case .applied: Self.respond(call, [], context: context)
-                        }
+                if let error = context.raft.propose(data, id: id, on: call.eventLoop, done: { outcome in
+                    switch outcome {
+                    case .failed(let e): call.fail(e)
+                    case .alarm(let changed): Self.respond(call, changed.map { [$0] } ?? [], context: context)
+                    case .applied: Self.respond(call, [], context: context)
                     }
                 }) {
                     throw error

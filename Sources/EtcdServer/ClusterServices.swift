@@ -167,12 +167,10 @@ struct ClusterServices: Sendable {
             if canonical.contains(where: taken.contains) { throw Self.peerURLExists }
             let requestID = context.nextRequestID()
             let data = MemberRequests.peerURLs(memberID: id, peerURLs: canonical.sorted(), requestID: requestID)
-            if let error = context.raft.propose(data, id: requestID, done: { outcome in
-                call.eventLoop.execute {
-                    if case .failed(let e) = outcome { return call.fail(e) }
-                    Self.respondWithMembers(call, context.members.all, context: context, etcdserverpb__member_update_response__init,
-                                            header: \.header, count: \.n_members, members: \.members)
-                }
+            if let error = context.raft.propose(data, id: requestID, on: call.eventLoop, done: { outcome in
+                if case .failed(let e) = outcome { return call.fail(e) }
+                Self.respondWithMembers(call, context.members.all, context: context, etcdserverpb__member_update_response__init,
+                                        header: \.header, count: \.n_members, members: \.members)
             }) {
                 throw error
             }
@@ -187,11 +185,9 @@ struct ClusterServices: Sendable {
         let requestID = context.nextRequestID()
         var cc = change
         cc.context = ConfChangeContext(requestID: requestID, member: member).encoded()
-        if let error = context.raft.proposeConfChange(cc, id: requestID, done: { outcome in
-            call.eventLoop.execute {
-                if case .failed(let e) = outcome { return call.fail(e) }
-                respond(context.members.all)
-            }
+        if let error = context.raft.proposeConfChange(cc, id: requestID, on: call.eventLoop, done: { outcome in
+            if case .failed(let e) = outcome { return call.fail(e) }
+            respond(context.members.all)
         }) {
             call.fail(error)
         }

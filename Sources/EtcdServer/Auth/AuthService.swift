@@ -121,27 +121,25 @@ struct AuthService: Sendable {
                 let data = AuthRequestCodec.authenticate(name: decoded.name, tokenPrefix: prefix).withUnsafeBytes {
                     InternalRequestCodec.encode(id: id, field: .authenticate, request: $0, caller: .anonymous)
                 }
-                if let error = context.propose(data, id: id, done: { result in
-                    call.eventLoop.execute {
-                        guard case .applied(.auth(.authenticated(let name, let simpleToken))) = result.outcome else {
-                            return Self.answer(call, result, context: context)
-                        }
-                        let revision = context.store.authRevision
-                        if revision != checkedRevision && attempt < 3 {
-                            // The password was checked against an older auth state: check again.
-                            return AuthService(context: context, bcryptCost: cost).authenticate(call, request, attempt: attempt + 1)
-                        }
-                        context.auth.tokens.token(for: name, simpleToken: simpleToken, revision: revision) { issued in
-                            call.eventLoop.execute {
-                                switch issued {
-                                case .failure(let error): call.fail(error)
-                                case .success(let token):
-                                    call.respond { b in
-                                        let m = b.arena.message(etcdserverpb__authenticate_response__init)
-                                        m.pointee.header = b.header(context.header(revision: result.revision))
-                                        m.pointee.token = b.arena.cString(token)
-                                        return m
-                                    }
+                if let error = context.propose(data, id: id, on: call.eventLoop, done: { result in
+                    guard case .applied(.auth(.authenticated(let name, let simpleToken))) = result.outcome else {
+                        return Self.answer(call, result, context: context)
+                    }
+                    let revision = context.store.authRevision
+                    if revision != checkedRevision && attempt < 3 {
+                        // The password was checked against an older auth state: check again.
+                        return AuthService(context: context, bcryptCost: cost).authenticate(call, request, attempt: attempt + 1)
+                    }
+                    context.auth.tokens.token(for: name, simpleToken: simpleToken, revision: revision) { issued in
+                        call.eventLoop.execute {
+                            switch issued {
+                            case .failure(let error): call.fail(error)
+                            case .success(let token):
+                                call.respond { b in
+                                    let m = b.arena.message(etcdserverpb__authenticate_response__init)
+                                    m.pointee.header = b.header(context.header(revision: result.revision))
+                                    m.pointee.token = b.arena.cString(token)
+                                    return m
                                 }
                             }
                         }
@@ -158,8 +156,8 @@ struct AuthService: Sendable {
         let id = context.nextRequestID()
         let data = bytes.withUnsafeBytes { InternalRequestCodec.encode(id: id, field: field, request: $0, caller: caller) }
         if data.count > context.limits.maxRequestBytes { return call.fail(.requestTooLarge) }
-        if let error = context.propose(data, id: id, done: { result in
-            call.eventLoop.execute { Self.answer(call, result, context: context) }
+        if let error = context.propose(data, id: id, on: call.eventLoop, done: { result in
+            Self.answer(call, result, context: context)
         }) {
             call.fail(error)
         }

@@ -63,7 +63,7 @@ struct LocalKV: Sendable {
 
     private func submit(_ data: [UInt8], id: UInt64, on eventLoop: EventLoop, _ done: @escaping Done<ApplyResult>) {
         if context.published.isLearner { return done(.failure(.learnerNotSupported)) }
-        if let error = context.propose(data, id: id, done: { r in eventLoop.execute { done(.success(r)) } }) {
+        if let error = context.propose(data, id: id, on: eventLoop, done: { r in done(.success(r)) }) {
             done(.failure(error))
         }
     }

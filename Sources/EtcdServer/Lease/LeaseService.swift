@@ -57,17 +57,15 @@ struct LeaseService: Sendable {
             let requestID = context.nextRequestID()
             let data = InternalRequestCodec.leaseGrant(requestID: requestID, leaseID: leaseID, ttl: max(ttl, minTTL),
                                                        caller: caller ?? .anonymous)
-            if let error = context.propose(data, id: requestID, done: { result in
-                call.eventLoop.execute {
-                    guard case .applied(.leaseGrant(let granted, let grantedTTL)) = result.outcome else {
-                        return call.fail(result.error.map(EtcdServerError.init) ?? .timeout)
-                    }
-                    call.respond { b in
-                        let m = b.arena.message(etcdserverpb__lease_grant_response__init)
-                        m.pointee.header = b.header(context.header(revision: context.store.currentRevision))
-                        (m.pointee.id, m.pointee.ttl) = (granted, grantedTTL)
-                        return m
-                    }
+            if let error = context.propose(data, id: requestID, on: call.eventLoop, done: { result in
+                guard case .applied(.leaseGrant(let granted, let grantedTTL)) = result.outcome else {
+                    return call.fail(result.error.map(EtcdServerError.init) ?? .timeout)
+                }
+                call.respond { b in
+                    let m = b.arena.message(etcdserverpb__lease_grant_response__init)
+                    m.pointee.header = b.header(context.header(revision: context.store.currentRevision))
+                    (m.pointee.id, m.pointee.ttl) = (granted, grantedTTL)
+                    return m
                 }
             }) {
                 throw error
@@ -90,16 +88,14 @@ struct LeaseService: Sendable {
             let id = try decode(request, Descriptors.shared.leaseRevokeRequest, Etcdserverpb__LeaseRevokeRequest.self) { $0.pointee.id }
             if context.published.isLearner { throw EtcdServerError.learnerNotSupported }
             let requestID = context.nextRequestID()
-            if let error = context.propose(InternalRequestCodec.leaseRevoke(requestID: requestID, leaseID: id, caller: caller ?? .anonymous), id: requestID, done: { result in
-                call.eventLoop.execute {
-                    guard case .applied(.leaseRevoke) = result.outcome else {
-                        return call.fail(result.error.map(EtcdServerError.init) ?? .timeout)
-                    }
-                    call.respond { b in
-                        let m = b.arena.message(etcdserverpb__lease_revoke_response__init)
-                        m.pointee.header = b.header(context.header(revision: result.revision))
-                        return m
-                    }
+            if let error = context.propose(InternalRequestCodec.leaseRevoke(requestID: requestID, leaseID: id, caller: caller ?? .anonymous), id: requestID, on: call.eventLoop, done: { result in
+                guard case .applied(.leaseRevoke) = result.outcome else {
+                    return call.fail(result.error.map(EtcdServerError.init) ?? .timeout)
+                }
+                call.respond { b in
+                    let m = b.arena.message(etcdserverpb__lease_revoke_response__init)
+                    m.pointee.header = b.header(context.header(revision: result.revision))
+                    return m
                 }
             }) {
                 throw error

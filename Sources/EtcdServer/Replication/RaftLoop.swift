@@ -114,21 +114,21 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
 
     // MARK: Proposing (any thread)
 
-    /// Queues a log entry for `id`; `done` runs once it is applied here, or failed.
-    /// Proposes `data`; `done` runs on `loop` if given (batched with the loop's other answers), else on
-    /// the thread that completes it.
+    /// Queues a log entry for `id`; `done` runs once it is applied here, or failed: on `loop` if given
+    /// (batched with the loop's other answers), else on the thread that completes it.
     func propose(_ data: [UInt8], id: UInt64, on loop: EventLoop? = nil,
                  done: @escaping @Sendable (ProposalOutcome) -> Void) -> EtcdServerError? {
         submit(.propose(data: data, id: id), id: id, on: loop, done)
     }
 
-    func proposeConfChange(_ cc: ConfChange, id: UInt64, done: @escaping @Sendable (ProposalOutcome) -> Void) -> EtcdServerError? {
-        submit(.confChange(cc, id: id), id: id, done)
+    func proposeConfChange(_ cc: ConfChange, id: UInt64, on loop: EventLoop? = nil,
+                           done: @escaping @Sendable (ProposalOutcome) -> Void) -> EtcdServerError? {
+        submit(.confChange(cc, id: id), id: id, on: loop, done)
     }
 
     /// Registers the waiter, then queues the input; a refusal before queueing is returned, after it the
     /// waiter is failed.
-    private func submit(_ input: RaftInput, id: UInt64, on loop: EventLoop? = nil,
+    private func submit(_ input: RaftInput, id: UInt64, on loop: EventLoop?,
                         _ done: @escaping @Sendable (ProposalOutcome) -> Void) -> EtcdServerError? {
         if !published.hasLeader { return .noLeader }
         let deadline = NIODeadline.now() + settings.requestTimeout
