@@ -1,6 +1,7 @@
 import CProtobufC
 import EtcdProto
 import MVCC
+import Raft
 
 /// Log entries carry a `keelpb.InternalRequest`. The client's request bytes are embedded as they arrived
 /// (a sub-message is just a length-delimited field), so proposing costs no re-encoding.
@@ -48,19 +49,9 @@ enum InternalRequestCodec {
     /// The field number of an entry's request, read from its first bytes without decoding (`encode` writes
     /// the ID, then the request); nil for anything else, e.g. an empty entry.
     static func requestField(_ data: [UInt8]) -> UInt64? {
-        var i = 0
-        func varint() -> UInt64? {
-            var v: UInt64 = 0, shift: UInt64 = 0
-            while i < data.count, shift < 64 {
-                let b = data[i]
-                i += 1
-                v |= UInt64(b & 0x7f) << shift
-                if b < 0x80 { return v }
-                shift += 7
-            }
-            return nil
-        }
-        guard varint() == (1 << 3 | 0), varint() != nil, let tag = varint(), tag & 7 == 2 else { return nil }
+        var reader = RaftReader(data)
+        guard (try? reader.readVarint()) == (1 << 3 | 0), (try? reader.readVarint()) != nil,
+              let tag = try? reader.readVarint(), tag & 7 == 2 else { return nil }
         return tag >> 3
     }
 

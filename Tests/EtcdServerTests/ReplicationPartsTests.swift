@@ -69,6 +69,21 @@ import Testing
         #expect(waiters.count == 0)
     }
 
+    /// The Raft loop reads an entry's request field from its first bytes to keep compactions off its own
+    /// thread: every field an entry can carry, with a caller or not, and what is not an entry.
+    @Test func requestFieldIsReadFromTheEntrysFirstBytes() {
+        let body: [UInt8] = [0x0a, 0x03, 0x61, 0x62, 0x63]
+        for field in [InternalRequestCodec.Field.put, .compaction, .txn, .deleteRange, .userAdd] {
+            let plain = body.withUnsafeBytes { InternalRequestCodec.encode(id: 300, field: field, request: $0) }
+            let withCaller = body.withUnsafeBytes { InternalRequestCodec.encode(id: 1 << 40, field: field, request: $0, caller: .anonymous) }
+            #expect(InternalRequestCodec.requestField(plain) == field.rawValue)
+            #expect(InternalRequestCodec.requestField(withCaller) == field.rawValue)
+        }
+        #expect(InternalRequestCodec.requestField([]) == nil, "a new leader's empty entry")
+        #expect(InternalRequestCodec.requestField([0x08]) == nil, "cut inside the id")
+        #expect(InternalRequestCodec.requestField([0x10, 0x01]) == nil, "not an id first")
+    }
+
     @Test func readsWaitForTheConfirmedIndexToBeApplied() {
         let batcher = ReadIndexBatcher(maxPending: 8)
         let served = Mutex([String]())
