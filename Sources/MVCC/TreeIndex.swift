@@ -47,13 +47,6 @@ struct TreeIndex: Sendable {
         var slot: Int
     }
 
-    /// The first position whose key is ≥ `key`.
-    private func lowerBound(_ key: [UInt8]) -> Position {
-        let c = lastKeys.lowerBound(key)
-        guard c < chunks.count else { return Position(chunk: c, slot: 0) }
-        return Position(chunk: c, slot: chunks[c].keys.lowerBound(key))
-    }
-
     /// The first position whose key is ≥ `key`, and whether that key is `key`.
     private func search(_ key: [UInt8]) -> (position: Position, found: Bool) {
         let c = lastKeys.lowerBound(key)
@@ -143,9 +136,9 @@ struct TreeIndex: Sendable {
             if let p = find(key) { _ = body(chunks[p.chunk].keys[p.slot], chunks[p.chunk].entries[p.slot]) }
             return
         case .atLeast(let key):
-            start = lowerBound(key)
+            start = search(key).position
         case .between(let key, let upper):
-            start = lowerBound(key)
+            start = search(key).position
             end = upper
         }
         var c = start.chunk

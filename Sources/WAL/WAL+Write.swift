@@ -216,17 +216,21 @@ extension WAL {
         stats.syncCalls += 2  // the new file and its directory
     }
 
-    /// Makes a prepared spare the segment `name`: its header written and synced, then renamed into place
-    /// and the directory synced, as `createSegment` does with a file it creates.
+    /// Makes an opened, unnamed file (a prepared spare, or one `createSegment` just made) the segment
+    /// `name`: its header written and synced, then renamed into place and the directory synced, so a
+    /// segment file is never seen without its header. On failure the file is closed and removed.
     static func install(_ spare: SegmentPreparer.Spare, directory: String, name: SegmentName, metadata: [UInt8],
                         hardState: WALHardState?, mark: WALSnapshotMark?,
                         fs: any WALFileSystem) throws -> (fd: Int32, end: Int) {
-        let path = FileIO.join(directory, name.fileName)
         do {
-            let header = segmentHeader(name: name, metadata: metadata, hardState: hardState, mark: mark)
+            var header = RecordEncoder()
+            header.appendSegmentInfo(seq: name.seq, firstIndex: name.firstIndex, syncedUpTo: 0)
+            header.appendMetadata(metadata, syncedUpTo: 0)
+            if let mark { header.appendSnapshotMark(mark, syncedUpTo: 0) }
+            if let hardState { header.appendHardState(hardState, syncedUpTo: 0) }
             try header.bytes.withUnsafeBytes { _ = try fs.pwriteAll(spare.fd, $0, at: 0, path: spare.path) }
             try fs.fdatasync(spare.fd, path: spare.path)
-            try fs.rename(spare.path, path)
+            try fs.rename(spare.path, FileIO.join(directory, name.fileName))
             try fs.fsyncDirectory(directory)
             return (spare.fd, header.count)
         } catch {
@@ -236,37 +240,16 @@ extension WAL {
         }
     }
 
-    static func segmentHeader(name: SegmentName, metadata: [UInt8], hardState: WALHardState?,
-                              mark: WALSnapshotMark?) -> RecordEncoder {
-        var header = RecordEncoder()
-        header.appendSegmentInfo(seq: name.seq, firstIndex: name.firstIndex, syncedUpTo: 0)
-        header.appendMetadata(metadata, syncedUpTo: 0)
-        if let mark { header.appendSnapshotMark(mark, syncedUpTo: 0) }
-        if let hardState { header.appendHardState(hardState, syncedUpTo: 0) }
-        return header
-    }
-
-    /// Writes a complete segment header under a temporary name, syncs it, then renames it into
-    /// place and syncs the directory: a segment file is never seen without its header.
+    /// Creates the segment `name` under a temporary name (preallocated with `options.preallocate`), then
+    /// installs it.
     static func createSegment(directory: String, name: SegmentName, metadata: [UInt8], hardState: WALHardState?,
                               mark: WALSnapshotMark?, options: WALOptions,
                               fs: any WALFileSystem) throws -> (fd: Int32, end: Int) {
-        let path = FileIO.join(directory, name.fileName)
-        let temp = path + SegmentName.tempSuffix
+        let temp = FileIO.join(directory, name.fileName) + SegmentName.tempSuffix
         let fd = try fs.open(temp, O_WRONLY | O_CREAT | O_TRUNC)
-        do {
-            if options.preallocate { fs.preallocate(fd, length: options.segmentSize) }
-            let header = segmentHeader(name: name, metadata: metadata, hardState: hardState, mark: mark)
-            try header.bytes.withUnsafeBytes { _ = try fs.pwriteAll(fd, $0, at: 0, path: temp) }
-            try fs.fdatasync(fd, path: temp)
-            try fs.rename(temp, path)
-            try fs.fsyncDirectory(directory)
-            return (fd, header.count)
-        } catch {
-            fs.close(fd)
-            try? fs.unlink(temp)
-            throw error
-        }
+        if options.preallocate { fs.preallocate(fd, length: options.segmentSize) }
+        return try install(SegmentPreparer.Spare(fd: fd, path: temp), directory: directory, name: name,
+                           metadata: metadata, hardState: hardState, mark: mark, fs: fs)
     }
 
     /// Leftovers of a crash during segment creation; they never held acknowledged data.
