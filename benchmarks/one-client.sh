@@ -27,36 +27,8 @@ PID=""
 cleanup() { [[ -n "$PID" ]] && { kill -KILL "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-# The probe, as compare.sh's: mean µs of PROBES fdatasyncs after a 4 KiB pwrite into a preallocated file.
-cat >"$WORK/probe.c" <<'C'
-#define _GNU_SOURCE
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-    int n = atoi(argv[2]);
-    int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || posix_fallocate(fd, 0, (off_t)(n + 1) * 4096) != 0 || fsync(fd) != 0) { perror("probe"); return 1; }
-    char block[4096];
-    memset(block, 0xab, sizeof block);
-    double sum = 0;
-    for (int i = 0; i < n; i++) {
-        struct timespec a, b;
-        if (pwrite(fd, block, sizeof block, (off_t)i * 4096) != sizeof block) { perror("pwrite"); return 1; }
-        clock_gettime(CLOCK_MONOTONIC, &a);
-        if (fdatasync(fd) != 0) { perror("fdatasync"); return 1; }
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        sum += (b.tv_sec - a.tv_sec) * 1e6 + (b.tv_nsec - a.tv_nsec) / 1e3;
-    }
-    printf("%.0f\n", sum / n);
-    unlink(argv[1]);
-    return 0;
-}
-C
-gcc -O2 -o "$WORK/probe" "$WORK/probe.c"
+# compare.sh's probe; its preallocated-file mean is the row's reference.
+gcc -O2 -o "$WORK/probe" "$ROOT/benchmarks/fsync-probe.c"
 
 # round NAME BINARY: a fresh member, a warm-up, the probe, then the one-client Puts; prints one line.
 round() {
@@ -74,7 +46,7 @@ print(*[x.getsockname()[1] for x in s])')"
     for _ in $(seq 100); do curl -sf -m 1 "http://127.0.0.1:$client/health" >/dev/null && break; sleep 0.1; done
     "$BENCH" put --endpoints "127.0.0.1:$client" --total 1000 --val-size "$VAL_SIZE" --key-space-size 100000 --json >/dev/null
     local probe
-    probe=$("$WORK/probe" "$WORK/probe.dat" "$PROBES")
+    probe=$("$WORK/probe" "$WORK" "$PROBES" | sed -n 's/^prealloc_mean_us=\([0-9]*\).*/\1/p')
     "$BENCH" put --endpoints "127.0.0.1:$client" --total "$PUTS" --val-size "$VAL_SIZE" --key-space-size 100000 \
         --seed 4 --json | python3 -c "import json, sys
 d = json.loads(sys.stdin.read().strip().splitlines()[-1])
