@@ -450,30 +450,42 @@ public final class KeelServer: Sendable {
         guard !others.isEmpty else {
             throw StartupError("--initial-cluster-state existing, but --initial-cluster names no other member to join")
         }
+        // etcd takes the first peer's answer. A peer that has not applied `member add` yet answers without us
+        // (the add returns once the leader applied it; the others follow a moment later): ask the next one,
+        // and again after a second, before giving up with etcd's words.
         var lastError: Error?
-        for _ in 0..<5 {
-            do {
-                let bytes = try await PeerTransport.fetchClusterMembers(from: others, group: group, tls: tls)
-                let cluster = try ClusterDescription.decode(bytes)
-                guard cluster.members.count == config.initialCluster.members.count else {
-                    throw StartupError("error validating peerURLs \(config.initialCluster.text): member count is unequal")
+        for attempt in 0..<5 {
+            if attempt > 0 { try await Task.sleep(for: .seconds(1)) }
+            for url in others {
+                do {
+                    let bytes = try await PeerTransport.fetchClusterMembers(from: [url], group: group, tls: tls)
+                    let cluster = try ClusterDescription.decode(bytes)
+                    guard cluster.members.count == config.initialCluster.members.count else {
+                        throw StaleMemberList("error validating peerURLs \(config.initialCluster.text): member count is unequal")
+                    }
+                    guard let me = cluster.members.first(where: { $0.peerURLs.sorted() == ours }) else {
+                        throw StaleMemberList("error validating peerURLs \(config.initialCluster.text): unmatched member while checking PeerURLs")
+                    }
+                    guard me.name.isEmpty else {
+                        throw StartupError("member \(hex(me.id)) has already been bootstrapped")
+                    }
+                    logger.info("joining existing cluster", metadata: ["cluster-id": "\(hex(cluster.clusterID))", "member-id": "\(hex(me.id))"])
+                    return (me.id, cluster)
+                } catch let e as StartupError {
+                    throw e
+                } catch {
+                    lastError = error
                 }
-                guard let me = cluster.members.first(where: { $0.peerURLs.sorted() == ours }) else {
-                    throw StartupError("error validating peerURLs \(config.initialCluster.text): unmatched member while checking PeerURLs")
-                }
-                guard me.name.isEmpty else {
-                    throw StartupError("member \(hex(me.id)) has already been bootstrapped")
-                }
-                logger.info("joining existing cluster", metadata: ["cluster-id": "\(hex(cluster.clusterID))", "member-id": "\(hex(me.id))"])
-                return (me.id, cluster)
-            } catch let e as StartupError {
-                throw e
-            } catch {
-                lastError = error
-                try await Task.sleep(for: .seconds(1))
             }
         }
+        if let stale = lastError as? StaleMemberList { throw StartupError(stale.text) }
         throw StartupError("cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs (\(lastError.map { "\($0)" } ?? "no answer"))")
+    }
+
+    /// A member list that does not (yet) hold the joining member as --initial-cluster describes it.
+    private struct StaleMemberList: Error {
+        let text: String
+        init(_ text: String) { self.text = text }
     }
 
     /// A joining member starts empty: the cluster's members in the backend (so it knows its peers) and an

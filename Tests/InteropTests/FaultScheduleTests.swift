@@ -60,64 +60,116 @@ final class FaultScheduleTests: XCTestCase {
         for t in clientTasks { for (k, v) in await t.value { opCounts[k, default: 0] += v } }
         let injected: [String: Int]
         do { injected = try faults.get() } catch {
-            print(cluster.logs)
+            report(cluster, seed: seed, error: error)
             throw error
         }
 
-        // Heal, then read every key once more (recorded): the checker ties these to everything before.
-        try cluster.healAll()
-        let leader = try cluster.awaitLeader()
-        let reader = try await FaultKVClient.connect(port: Int(cluster.members[leader].ports.client), timeout: .seconds(10))
-        // A last write in the watched range marks where both watches must reach.
-        let finalRevision = try await reader.put("f/~end", "end")
-        for key in Self.keys {
-            let op = recorder.invoke(client: 1000, .get(key: key))
-            let (value, _) = try await reader.get(key, serializable: false)
-            recorder.returned(op, .value(value))
-        }
+        // Everything after the schedule reports the members' logs when it fails or throws.
+        do {
+            // Heal, then read every key once more (recorded): the checker ties these to everything before.
+            try cluster.healAll()
+            let leader = try cluster.awaitLeader()
+            let reader = try await FaultKVClient.connect(port: Int(cluster.members[leader].ports.client), timeout: .seconds(10))
+            // A last write in the watched range marks where both watches must reach.
+            let finalRevision = try await reader.put("f/~end", "end")
+            for key in Self.keys {
+                let op = recorder.invoke(client: 1000, .get(key: key))
+                let (value, _) = try await reader.get(key, serializable: false)
+                recorder.returned(op, .value(value))
+            }
 
-        // Watch: let the live watcher catch up, then compare with a fresh watch from revision 1.
-        let caughtUp = await watcher.waitUntilPast(finalRevision, seconds: 30)
-        watchTask.cancel()
-        await watchTask.value
-        let reference = try await ResumingWatcher.collect(port: Int(cluster.members[leader].ports.client), through: finalRevision)
-        await reader.close()
-        let watched = watcher.events
-        XCTAssertTrue(caughtUp, "the watcher never reached revision \(finalRevision) (at \(watched.last?.revision ?? 0))")
-        XCTAssertEqual(watcher.orderViolations, [], "watch events out of order or duplicated")
-        XCTAssertEqual(watched.count, reference.count, "watched \(watched.count) events, a fresh watch from 1 shows \(reference.count)")
-        if let i = zip(watched, reference).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
-            XCTFail("watch gap or difference at event \(i): watched \(watched[i]), fresh watch \(reference[i])")
-        }
-        let byRevision = Dictionary(reference.map { ($0.revision, $0) }, uniquingKeysWith: { a, _ in a })
-        var lost: [String] = []
-        for w in acknowledged.all where byRevision[w.revision] != w {
-            lost.append("\(w) (history has \(byRevision[w.revision].map(\.description) ?? "nothing"))")
-        }
-        XCTAssertEqual(lost, [], "acknowledged writes missing from the store's history")
+            // Watch: let the live watcher catch up, then compare with a fresh watch from revision 1.
+            let caughtUp = await watcher.waitUntilPast(finalRevision, seconds: 30)
+            watchTask.cancel()
+            await watchTask.value
+            let reference = try await ResumingWatcher.collect(port: Int(cluster.members[leader].ports.client), through: finalRevision)
+            await reader.close()
+            let watched = watcher.events
+            XCTAssertTrue(caughtUp, "the watcher never reached revision \(finalRevision) (at \(watched.last?.revision ?? 0))")
+            XCTAssertEqual(watcher.orderViolations, [], "watch events out of order or duplicated")
+            XCTAssertEqual(watched.count, reference.count, "watched \(watched.count) events, a fresh watch from 1 shows \(reference.count)")
+            if let i = zip(watched, reference).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
+                XCTFail("watch gap or difference at event \(i): watched \(watched[i]), fresh watch \(reference[i])")
+            }
+            let byRevision = Dictionary(reference.map { ($0.revision, $0) }, uniquingKeysWith: { a, _ in a })
+            var lost: [String] = []
+            for w in acknowledged.all where byRevision[w.revision] != w {
+                lost.append("\(w) (history has \(byRevision[w.revision].map(\.description) ?? "nothing"))")
+            }
+            XCTAssertEqual(lost, [], "acknowledged writes missing from the store's history")
 
-        let history = Self.pruned(recorder.history(), applied: Set(reference.compactMap(\.value)))
-        let completed = history.operations.filter { if case .ok = $0.outcome { true } else { false } }.count
-        let result = Linearizability.check(history, limits: Limits(timeBudget: .seconds(120)))
-        let faultText = injected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        let opText = opCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        print("fault schedule seed \(seed): \(history.operations.count) operations checked (\(completed) acknowledged; \(opText)); "
-            + "faults: \(faultText); \(watched.count) watch events over \(watcher.streams) streams; "
-            + "\(acknowledged.all.count) acknowledged writes found at their revisions; linearizability: \(result)")
-        XCTAssertGreaterThan(completed, Int(duration * 10), "too few acknowledged operations to mean something")
-        XCTAssertTrue(result.isLinearizable, "\(result)")
-        // The check has teeth on this very history: the final read of a key made to return a value that an
-        // acknowledged write had already replaced must be refused. (Histories of hours run into the checker's
-        // budget a second time; this is for the CI-sized ones.)
-        if history.operations.count < 30_000, let key = Self.keys.first(where: { k in acknowledged.all.filter { $0.key == k && $0.value != nil }.count >= 2 }),
-           let stale = acknowledged.all.filter({ $0.key == key && $0.value != nil }).sorted(by: { $0.revision < $1.revision }).dropLast().last,
-           let i = history.operations.lastIndex(where: { $0.client == 1000 && $0.input.key == key }) {
-            var tampered = history
-            tampered.operations[i].outcome = .ok(.value(stale.value))
-            let verdict = Linearizability.check(tampered, limits: Limits(timeBudget: .seconds(60)))
-            XCTAssertTrue(verdict.isViolation, "a stale final read of \(key) (\(stale)) was not refused: \(verdict)")
+            let history = Self.pruned(recorder.history(), applied: Set(reference.compactMap(\.value)))
+            let completed = history.operations.filter { if case .ok = $0.outcome { true } else { false } }.count
+            let result = Linearizability.check(history, limits: Limits(timeBudget: .seconds(120)))
+            let faultText = injected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            let opText = opCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            print("fault schedule seed \(seed): \(history.operations.count) operations checked (\(completed) acknowledged; \(opText)); "
+                + "faults: \(faultText); \(watched.count) watch events over \(watcher.streams) streams; "
+                + "\(acknowledged.all.count) acknowledged writes found at their revisions; linearizability: \(result)")
+            XCTAssertGreaterThan(completed, Int(duration * 10), "too few acknowledged operations to mean something")
+            XCTAssertTrue(result.isLinearizable, "\(result)")
+            // The check has teeth on this very history: the final read of a key made to return a value that an
+            // acknowledged write had already replaced must be refused. (Histories of hours run into the checker's
+            // budget a second time; this is for the CI-sized ones.)
+            if history.operations.count < 30_000 {
+                if let (i, stale) = Self.staleFinalRead(in: history) {
+                    var tampered = history
+                    tampered.operations[i].outcome = .ok(.value(stale))
+                    let verdict = Linearizability.check(tampered, limits: Limits(timeBudget: .seconds(60)))
+                    XCTAssertTrue(verdict.isViolation, "a stale final read (\(tampered.operations[i])) was not refused: \(verdict)")
+                } else {
+                    XCTFail("no acknowledged put followed by another acknowledged write to its key: nothing to tamper with")
+                }
+            }
+        } catch {
+            report(cluster, seed: seed, error: error)
+            throw error
         }
-        if (testRun?.totalFailureCount ?? 0) > 0 { print(cluster.logs) }
+        if failures.withLock({ !$0.isEmpty }) { report(cluster, seed: seed) }
+    }
+
+    /// A final read (client 1000) and a value it must not return in any linearization: one an acknowledged put
+    /// or compare-and-set wrote to its key, followed *in real time* by another acknowledged write to that key
+    /// (invoked after the put's answer; the final reads come after every client stopped). Taking merely the
+    /// second-to-last write by revision is not enough: two overlapping writes may be ordered either way, and a
+    /// read of the earlier one is then linearizable.
+    static func staleFinalRead(in history: History) -> (index: Int, value: String)? {
+        func written(_ input: Input, _ outcome: Outcome) -> String?? {
+            switch (input, outcome) {
+            case (.put(_, let v), .ok(.done)): return .some(v)
+            case (.compareAndSet(_, _, let v), .ok(.succeeded(true))): return .some(v)
+            case (.delete, .ok(.deleted(let n))) where n > 0: return .some(nil)
+            default: return nil
+            }
+        }
+        for (i, read) in history.operations.enumerated() where read.client == 1000 {
+            let writes = history.operations.filter { $0.client != 1000 && $0.input.key == read.input.key && written($0.input, $0.outcome) != nil }
+            guard let lastInvoked = writes.map { $0.invokedAt }.max() else { continue }
+            // The latest put whose answer came before some other acknowledged write to the key was sent.
+            let stale = writes.filter { w in
+                guard case .some(.some) = written(w.input, w.outcome), let returned = w.returnedAt else { return false }
+                return returned < lastInvoked
+            }.max { $0.returnedAt! < $1.returnedAt! }
+            if let stale, case .some(.some(let value)) = written(stale.input, stale.outcome) { return (i, value) }
+        }
+        return nil
+    }
+
+    // MARK: failure report
+
+    /// Every failure recorded, kept to be printed once more after the members' logs: CI shows the end of the
+    /// output, and the logs would push XCTest's own lines out of it.
+    private let failures = Mutex<[String]>([])
+
+    override func recordFailure(withDescription description: String, inFile filePath: String, atLine lineNumber: Int, expected: Bool) {
+        failures.withLock { $0.append("\(URL(fileURLWithPath: filePath).lastPathComponent):\(lineNumber): \(description)") }
+        super.recordFailure(withDescription: description, inFile: filePath, atLine: lineNumber, expected: expected)
+    }
+
+    private func report(_ cluster: FaultCluster, seed: UInt64, error: Error? = nil) {
+        print(cluster.logs)
+        let lines = failures.withLock { $0 } + (error.map { ["thrown: \($0)"] } ?? [])
+        print("fault schedule seed \(seed) failed:\n" + lines.map { "  \($0)" }.joined(separator: "\n"))
     }
 
     // MARK: clients

@@ -119,7 +119,10 @@ final class FaultCluster: @unchecked Sendable {
 
     /// A fourth member joins mid-run: `member add --learner` through `via`, starts with the cluster list
     /// that printed, is promoted to voter once in sync (etcd refuses before), and is returned with its id.
-    func addGuest(name: String, via: Int) throws -> (member: Member, id: UInt64) {
+    /// `initialCluster`, when given, turns the printed list into the one the guest starts with; `beforeStart`
+    /// runs between the add and the guest's start.
+    func addGuest(name: String, via: Int, initialCluster rewrite: ((String) -> String)? = nil,
+                  beforeStart: () -> Void = {}) throws -> (member: Member, id: UInt64) {
         let guest = try Member(name: name)
         let ctl = Etcdctl(endpoint: members[via].endpoint)
         let out = try ctl.succeed(["member", "add", name, "--learner", "--peer-urls", "http://127.0.0.1:\(guest.proxyPort)"])
@@ -127,7 +130,9 @@ final class FaultCluster: @unchecked Sendable {
               let line = out.split(separator: "\n").first(where: { $0.hasPrefix("ETCD_INITIAL_CLUSTER=") }) else {
             throw HarnessError.badOutput("member add: \(out)")
         }
-        let initial = line.dropFirst("ETCD_INITIAL_CLUSTER=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        let printed = line.dropFirst("ETCD_INITIAL_CLUSTER=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        let initial = rewrite?(printed) ?? printed
+        beforeStart()
         let client = "http://\(guest.endpoint)"
         guest.process = try ServerProcess(kind: .keel, ports: guest.ports, dataDir: guest.dataDir, arguments: [
             "--name", name, "--data-dir", guest.dataDir,

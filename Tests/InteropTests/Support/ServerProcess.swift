@@ -102,7 +102,10 @@ final class ServerProcess {
     /// cluster test starts them all, then waits for each).
     func waitUntilReady() throws {
         guard output.waitForMarker(timeoutSeconds: Self.readyTimeoutSeconds) else {
-            let status = process.isRunning ? "still running" : "exited"
+            // The output ends (EOF) a moment before the exit is reaped: give the reaper a second to say which.
+            let hasExited = exited.wait(timeout: .now() + 1) == .success
+            if hasExited { exited.signal() }  // kill9 and stop wait on it too
+            let status = hasExited ? "exited" : "still running"
             kill9()
             throw HarnessError.notReady(
                 "\(kind) (\(status)) never printed '\(Self.readyMarker)' within \(Self.readyTimeoutSeconds)s; "
