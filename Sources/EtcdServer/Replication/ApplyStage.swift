@@ -94,6 +94,10 @@ final class ApplyStage: @unchecked Sendable {  // apply state is owned by whoeve
     /// Applies what was queued, then stops (the queue must have been closed).
     func waitUntilDone() { done.wait() }
 
+    /// Syncs the backend beside applies; `done` (on the flusher's thread) says whether everything committed
+    /// before the call is now on disk.
+    func syncBackend(then done: @escaping @Sendable (Bool) -> Void) { flusher.syncSoon(then: done) }
+
     /// Hands `work` to the apply thread (waits while its queue is full); false once closed.
     func enqueue(_ work: ApplyWork) -> Bool {
         unapplied.add(1, ordering: .sequentiallyConsistent)

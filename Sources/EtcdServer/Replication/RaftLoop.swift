@@ -22,6 +22,8 @@ enum RaftInput: Sendable {
     case campaign
     /// Let `n` ticks elapse at once (etcd's --initial-election-tick-advance).
     case advanceTicks(Int)
+    /// The backend sync a snapshot asked for has finished (false: it failed).
+    case backendSynced(Bool)
 }
 
 /// The one thread that owns Raft: the RawNode, its MemoryStorage and the WAL. Each turn it steps in
@@ -201,6 +203,8 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
                     try? node.campaign()
                 case .advanceTicks(let n):
                     for _ in 0..<n { node.tick() }
+                case .backendSynced(let ok):
+                    recordSnapshot(backendSynced: ok)
                 }
             }
             batch.removeAll(keepingCapacity: true)
@@ -422,30 +426,47 @@ final class RaftLoop: @unchecked Sendable {  // all mutable state is owned by th
         logger.info("saved incoming snapshot", metadata: ["index": "\(meta.index)", "term": "\(meta.term)"])
     }
 
-    /// After `--snapshot-count` applied entries: record a snapshot at the applied index (the backend,
-    /// synced first, holds the state), compact the in-memory log behind a catch-up window, and release
-    /// WAL segments and old snapshot files.
+    /// After `--snapshot-count` applied entries: record a snapshot at the applied index. The backend holds
+    /// the state, so it must be on disk first: the flusher syncs it beside the loop (an fsync of the data
+    /// file, tens of milliseconds under load, stalled every write when it ran here), and the loop records the
+    /// snapshot when it hears back (`recordSnapshot`).
     private func maybeSnapshot() {
+        guard snapshotInFlight == nil else { return }
         let applied = min(published.applied, handedOff)
         guard settings.snapshotCount > 0, applied > snapshotIndex, applied - snapshotIndex >= settings.snapshotCount else { return }
         guard let term = try? storage.term(applied) else { return }
         let conf = confHistory.last { $0.index <= applied }?.conf ?? node.appliedConfState
+        snapshotInFlight = (applied, term, conf)
+        let inbox = self.inbox
+        applier.syncBackend { ok in _ = inbox.push(.backendSynced(ok)) }
+    }
+    /// The snapshot waiting for its backend sync.
+    private var snapshotInFlight: (index: UInt64, term: UInt64, conf: ConfState)?
+
+    /// The backend is synced through the snapshot's index: write the membership file and the WAL's mark,
+    /// compact the in-memory log behind a catch-up window, and release WAL segments and old snapshot files.
+    /// An incoming snapshot installed meanwhile supersedes it.
+    private func recordSnapshot(backendSynced ok: Bool) {
+        guard let (index, term, conf) = snapshotInFlight else { return }
+        snapshotInFlight = nil
+        guard ok else { return logger.error("failed to save snapshot", metadata: ["error": "the backend sync failed"]) }
+        guard index > snapshotIndex else { return }
         do {
-            try store.backend.sync()
-            try RaftPersistence.saveConfState(snapDir: snapDir, index: applied, term: term, conf: conf)
-            try storage.createSnapshot(index: applied, confState: conf, data: [])
-            try wal.saveSnapshotMark(WALSnapshotMark(index: applied, term: term))
-            snapshotIndex = applied
-            if applied > settings.catchUpEntries {
-                let compactTo = applied - settings.catchUpEntries
+            try RaftPersistence.saveConfState(snapDir: snapDir, index: index, term: term, conf: conf)
+            try storage.createSnapshot(index: index, confState: conf, data: [])
+            try wal.saveSnapshotMark(WALSnapshotMark(index: index, term: term))
+            snapshotIndex = index
+            if index > settings.catchUpEntries {
+                let compactTo = index - settings.catchUpEntries
                 if compactTo > (try storage.firstIndex()) { try storage.compact(compactTo) }
             }
-            confHistory.removeAll { $0.index < applied }
-            if confHistory.isEmpty { confHistory = [(applied, conf)] }
+            // Membership changes handed off since the request stay; the one in force at `index` leads.
+            confHistory.removeAll { $0.index < index }
+            if confHistory.first?.index != index { confHistory.insert((index, conf), at: 0) }
             // --max-wals / --max-snapshots: 0 keeps every file, as in etcd.
-            if settings.maxWALs > 0 { try wal.releaseSegments(upTo: applied, keepingAtLeast: settings.maxWALs) }
-            if settings.maxSnapshots > 0 { try SnapshotFile.purge(directory: snapDir, keep: settings.maxSnapshots, markIndex: applied) }
-            logger.info("saved snapshot", metadata: ["snapshot-index": "\(applied)"])
+            if settings.maxWALs > 0 { try wal.releaseSegments(upTo: index, keepingAtLeast: settings.maxWALs) }
+            if settings.maxSnapshots > 0 { try SnapshotFile.purge(directory: snapDir, keep: settings.maxSnapshots, markIndex: index) }
+            logger.info("saved snapshot", metadata: ["snapshot-index": "\(index)"])
         } catch {
             logger.error("failed to save snapshot", metadata: ["error": "\(error)"])
         }
