@@ -458,7 +458,7 @@ public final class KeelServer: Sendable {
             if attempt > 0 { try await Task.sleep(for: .seconds(1)) }
             for url in others {
                 do {
-                    let bytes = try await PeerTransport.fetchClusterMembers(from: [url], group: group, tls: tls)
+                    let bytes = try await PeerTransport.fetchClusterMembers(from: url, group: group, tls: tls)
                     let cluster = try ClusterDescription.decode(bytes)
                     guard cluster.members.count == config.initialCluster.members.count else {
                         throw StaleMemberList("error validating peerURLs \(config.initialCluster.text): member count is unequal")

@@ -18,44 +18,37 @@ enum MembersEndpoint {
 }
 
 extension PeerTransport {
-    /// Asks the members at `urls` (peer URLs), in turn, for their cluster description (whatever their
-    /// handler's `clusterMembers()` returned). Throws the last error if none answers within `timeout` each.
-    public static func fetchClusterMembers(from urls: [String], group: EventLoopGroup, tls: TLSClientSecurity? = nil,
+    /// Asks the member at `text` (a peer URL) for its cluster description (whatever its handler's
+    /// `clusterMembers()` returned); fails if it does not answer within `timeout`. Which peers to ask, and
+    /// whether an answer will do, is the joining member's call (KeelServer.fetchJoinIdentity).
+    public static func fetchClusterMembers(from text: String, group: EventLoopGroup, tls: TLSClientSecurity? = nil,
                                            timeout: TimeAmount = .seconds(2)) async throws -> [UInt8] {
-        var lastError: Error = PeerTransportError.invalidConfig("no peer URLs to ask")
-        for text in urls {
-            do {
-                let url = try PeerURL(parsing: text)
-                let eventLoop = group.next()
-                let connection = try await PeerConnection.dial(url, on: eventLoop, timeout: timeout, tls: tls).get()
-                defer { connection.close() }
-                let promise = eventLoop.makePromise(of: [UInt8].self)
-                eventLoop.execute {
-                    var headers = HTTP2Headers([
-                        (":method", "POST"), (":scheme", url.scheme), (":path", MembersEndpoint.path),
-                        (":authority", url.authority), ("content-type", "application/grpc"), ("te", "trailers"),
-                    ])
-                    headers.append("user-agent", "keel-join")
-                    guard let call = connection.openCall(headers: headers, maxMessageBytes: 4 << 20) else {
-                        return promise.fail(GRPCStatus(.unavailable, "connection closing"))
-                    }
-                    var reply: [UInt8]?
-                    call.onMessage = { message in reply = Array(message.readableBytesView) }
-                    call.onClose = { status in
-                        if status.code == .ok, let reply { promise.succeed(reply) } else { promise.fail(status) }
-                    }
-                    var frame = ByteBuffer()
-                    frame.writeInteger(UInt8(0))
-                    frame.writeInteger(UInt32(0))
-                    call.write(frame)
-                    call.closeSend()
-                }
-                eventLoop.scheduleTask(in: timeout) { promise.fail(GRPCStatus(.deadlineExceeded, "no answer from \(text)")) }
-                return try await promise.futureResult.get()
-            } catch {
-                lastError = error
+        let url = try PeerURL(parsing: text)
+        let eventLoop = group.next()
+        let connection = try await PeerConnection.dial(url, on: eventLoop, timeout: timeout, tls: tls).get()
+        defer { connection.close() }
+        let promise = eventLoop.makePromise(of: [UInt8].self)
+        eventLoop.execute {
+            var headers = HTTP2Headers([
+                (":method", "POST"), (":scheme", url.scheme), (":path", MembersEndpoint.path),
+                (":authority", url.authority), ("content-type", "application/grpc"), ("te", "trailers"),
+            ])
+            headers.append("user-agent", "keel-join")
+            guard let call = connection.openCall(headers: headers, maxMessageBytes: 4 << 20) else {
+                return promise.fail(GRPCStatus(.unavailable, "connection closing"))
             }
+            var reply: [UInt8]?
+            call.onMessage = { message in reply = Array(message.readableBytesView) }
+            call.onClose = { status in
+                if status.code == .ok, let reply { promise.succeed(reply) } else { promise.fail(status) }
+            }
+            var frame = ByteBuffer()
+            frame.writeInteger(UInt8(0))
+            frame.writeInteger(UInt32(0))
+            call.write(frame)
+            call.closeSend()
         }
-        throw lastError
+        eventLoop.scheduleTask(in: timeout) { promise.fail(GRPCStatus(.deadlineExceeded, "no answer from \(text)")) }
+        return try await promise.futureResult.get()
     }
 }
