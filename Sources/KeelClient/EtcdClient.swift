@@ -22,7 +22,8 @@ public final class EtcdClient: Sendable {
         /// TLS for every connection (etcdctl's --cacert/--cert/--key); nil: plaintext h2c.
         public var tls: TLSOptions?
         /// etcd's auth: each connection authenticates first and its calls carry the token; a token
-        /// refused as invalid or stale is renewed once and the call sent again, as clientv3 does.
+        /// refused as invalid or stale is renewed and the call sent again, as clientv3 does, up to
+        /// `EtcdClient.maxTokenRenewals` times per call.
         public var username: String?
         public var password: String?
         public init() {}
@@ -84,20 +85,25 @@ public final class EtcdClient: Sendable {
     /// calls whose repetition changes nothing. Writes are retried only when they never left.
     enum Retry { case idempotent, once }
 
+    /// How many times one call renews a refused token before the refusal stands.
+    static let maxTokenRenewals = 5
+
     /// One unary call: the packed request to `path`, the packed response back. Fails over to the
     /// next endpoint on connection errors and on Unavailable; `.once` calls (writes) are resent
     /// only when the request cannot have reached a server (no connection, or no stream opened).
     func unary(_ path: String, _ request: [UInt8], retry: Retry) async throws -> [UInt8] {
         var lastError = EtcdError.unavailable("no attempt")
-        var renewedToken = false
+        var renewals = 0
         for _ in 0..<pool.endpoints.count {
             let connection = try await pool.connection()
             do {
                 var response = try await connection.unary(path, request: ByteBuffer(bytes: request),
                                                           timeout: options.requestTimeout, metadata: pool.metadata).get()
-                if !renewedToken, EtcdError.isStaleToken(response.status), pool.credentials != nil {
-                    // Refused before it ran: safe to send again with a fresh token.
-                    renewedToken = true
+                // Refused before it ran: safe to send again with a fresh token. A fresh token can itself idle
+                // out before the call reaches the server (etcd's --auth-token-ttl is checked each second), so
+                // clientv3 renews on every such answer within its retry budget; so do we, within ours.
+                while renewals < Self.maxTokenRenewals, EtcdError.isStaleToken(response.status), pool.credentials != nil {
+                    renewals += 1
                     try await pool.reauthenticate(connection)
                     response = try await connection.unary(path, request: ByteBuffer(bytes: request),
                                                           timeout: options.requestTimeout, metadata: pool.metadata).get()
