@@ -54,6 +54,7 @@ enum FileIO {
         return bytes
     }
 
+    /// The whole file, for a replay; leaves none of it in the page cache (see the end).
     static func readAll(_ path: String) throws -> [UInt8] {
         let fd = try open(path, O_RDONLY)
         defer { close(fd) }

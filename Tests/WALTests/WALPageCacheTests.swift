@@ -38,7 +38,8 @@ import Glibc
             }
             #expect(cachedBefore == 2048, "the read cached the whole 8 MiB segment")
             #expect(cachedAfterOpen <= 2, "open left \(cachedAfterOpen) of 2048 pages cached")
-            // The append reads back only its own block (and the header the WAL rewrote, if any).
+            // The append brings back only the block it writes into (one page here; an append that crosses
+            // a block boundary touches two).
             #expect(cachedAfterAppend <= 4, "an append left \(cachedAfterAppend) pages cached")
         }
     }
